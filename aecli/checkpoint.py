@@ -1,0 +1,200 @@
+"""Checkpoints: one JSON header line, then ``eqx.tree_serialise_leaves`` of (model, optimizer).
+
+The header carries the whole resolved config, so any command rebuilds the model from the
+checkpoint alone: the skeleton comes from ``eqx.filter_eval_shape`` on the header's config and
+the leaves are read into it. No pickle anywhere. The header also records the length and
+sha256 of the weights, so a truncated or altered file is an error, never a silent load.
+Writes are atomic (temporary file in the same folder, fsync, rename), so a crash or a full
+disk during a save leaves the previous checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+
+from aecli import config as config_mod
+from aecli.errors import CheckpointError
+
+MAGIC = "aecli-checkpoint"
+FORMAT_VERSION = 1
+LATEST = "latest.ckpt"
+BEST = "best.ckpt"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes:
+        path: the file it was read from.
+        header: the JSON header (config, epoch, step, dataset, versions, ...).
+        config: the resolved run config rebuilt from the header.
+        model: the ``TiedAutoencoder``.
+        opt_state: the optimizer state, or None when not requested.
+    """
+
+    path: Path
+    header: dict[str, Any]
+    config: config_mod.Config
+    model: Any
+    opt_state: Any | None
+
+    @property
+    def epoch(self) -> int:
+        """Number of finished epochs when the checkpoint was written."""
+        return int(self.header.get("epoch", 0))
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory holding this checkpoint."""
+        return self.path.parent
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def save_checkpoint(path: str | Path, *, model: Any, opt_state: Any, header: dict[str, Any]) -> Path:
+    """Serialise ``(model, opt_state)`` behind a JSON header, atomically.
+
+    Args:
+        path: destination file.
+        model: the model PyTree.
+        opt_state: the optimizer state PyTree (may be None).
+        header: JSON-serialisable metadata; must contain ``config`` (``Config.to_dict()``).
+
+    Returns:
+        The destination path.
+    """
+    if "config" not in header:
+        raise ValueError("checkpoint header needs the resolved config")
+    buf = io.BytesIO()
+    eqx.tree_serialise_leaves(buf, (model, opt_state))
+    payload = buf.getvalue()
+    full = {
+        "magic": MAGIC,
+        "format_version": FORMAT_VERSION,
+        **header,
+        "has_optimizer": opt_state is not None,
+        "payload_bytes": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    line = json.dumps(full, sort_keys=True, allow_nan=False).encode("utf-8") + b"\n"
+    atomic_write_bytes(path, line + payload)
+    return Path(path)
+
+
+def resolve_path(path: str | Path, *, which: str = LATEST) -> Path:
+    """A run directory or a checkpoint file to the checkpoint file to read."""
+    p = Path(path)
+    if p.is_dir():
+        f = p / which
+        if not f.is_file():
+            raise CheckpointError(
+                f"no checkpoint in {p} ({which} missing): train first with "
+                f"'aecli train --run-dir {p}' or pass the right run directory"
+            )
+        return f
+    if not p.exists():
+        raise CheckpointError(
+            f"run directory or checkpoint {p} not found: pass a run directory made by 'aecli train'"
+        )
+    return p
+
+
+def read_header(path: str | Path) -> tuple[dict[str, Any], bytes]:
+    """Read and check a checkpoint's header; return it with the weights' bytes."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    head, sep, payload = raw.partition(b"\n")
+    try:
+        header = json.loads(head.decode("utf-8")) if sep else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("magic") != MAGIC:
+        raise CheckpointError(
+            f"{path} is not an aecli checkpoint (header is not aecli JSON): "
+            "pass a file written by 'aecli train'"
+        )
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version!r}, newer than this aecli reads "
+            f"({FORMAT_VERSION}): upgrade aecli"
+        )
+    want = header.get("payload_bytes")
+    if want != len(payload):
+        raise CheckpointError(
+            f"{path} is truncated or damaged ({len(payload)} of {want} weight bytes): "
+            "use the run's other checkpoint or resume/retrain"
+        )
+    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+        raise CheckpointError(
+            f"{path} is damaged (weights do not match their checksum): "
+            "use the run's other checkpoint or resume/retrain"
+        )
+    return header, payload
+
+
+def load_checkpoint(
+    path: str | Path, *, which: str = LATEST, with_optimizer: bool = False
+) -> Checkpoint:
+    """Load a checkpoint (file, or run directory + ``which``) and rebuild model (and optimizer).
+
+    Raises:
+        CheckpointError: missing, not a checkpoint, newer format, truncated, or weights that do
+            not fit the architecture in its header.
+    """
+    from aecli.model import model_skeleton
+    from aecli.train import make_optimizer
+
+    file = resolve_path(path, which=which)
+    header, payload = read_header(file)
+    try:
+        cfg = config_mod.from_dict(header["config"])
+    except (KeyError, config_mod.ConfigError) as e:
+        raise CheckpointError(f"{file} has an invalid config in its header ({e})") from None
+    model_like = model_skeleton(cfg.model)
+    opt_like = None
+    if header.get("has_optimizer"):
+        opt_like = eqx.filter_eval_shape(make_optimizer(cfg.train).init, model_like)
+    try:
+        model, opt_state = eqx.tree_deserialise_leaves(io.BytesIO(payload), (model_like, opt_like))
+    except Exception as e:  # shape mismatch, short read: the header lies about the weights
+        raise CheckpointError(
+            f"{file}: weights do not match the architecture in its header ({type(e).__name__}): "
+            "the file is damaged or from another model"
+        ) from None
+    return Checkpoint(file, header, cfg, model, opt_state if with_optimizer else None)
