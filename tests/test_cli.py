@@ -1,0 +1,45 @@
+"""The CLI shell: help lists every command, nothing heavy is imported, errors are one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from aecli import __version__
+from aecli.cli import app
+
+runner = CliRunner()
+
+COMMANDS = ("train", "reconstruct", "embed", "tsne", "generate", "experiment", "data", "tui")
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output, name
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"aecli {__version__}"
+
+
+def test_help_imports_nothing_heavy():
+    # A fresh interpreter: importing the CLI (what `aecli --help` does) must not pull in JAX,
+    # matplotlib, Textual or scikit-learn, which take seconds.
+    code = (
+        "import sys, aecli.cli; "
+        "heavy = [m for m in ('jax', 'matplotlib', 'textual', 'sklearn', 'equinox', 'optax', "
+        "'openTSNE', 'pooch') if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_unknown_command_is_usage_error():
+    result = runner.invoke(app, ["no-such-command"])
+    assert result.exit_code == 2
