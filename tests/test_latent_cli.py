@@ -1,0 +1,360 @@
+"""reconstruct / embed / tsne / generate / experiment on a tiny run: files, JSON, errors.
+
+The dataset is a small synthetic one injected through ``aecli.commands.latent.load_splits``, so
+these tests need neither the data files nor a trained model (a seeded untrained one is enough
+to check shapes, files, orderings and error handling).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aecli.checkpoint import save_checkpoint
+from aecli.cli import app
+from aecli.commands import latent as cmd
+from aecli.config import Config
+from aecli.model import TiedAutoencoder
+
+NAMES = ("A", "B", "C")
+
+
+@dataclass
+class FakeDataset:
+    name: str
+    split: str
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+    source: str
+
+
+class FakeSplits(dict):
+    name = "letters"
+    class_names = NAMES
+    source = "synthetic test letters"
+
+
+def make_split(split: str, n_per: int, seed: int) -> FakeDataset:
+    rng = np.random.default_rng(seed)
+    imgs, labels = [], []
+    for c in range(3):
+        for _ in range(n_per):
+            img = rng.integers(0, 30, (28, 28)).astype(np.uint8)
+            img[4 + 8 * c : 10 + 8 * c, 4:24] = 230
+            imgs.append(img)
+            labels.append(c)
+    return FakeDataset("letters", split, np.stack(imgs), np.array(labels, np.int64), NAMES, "")
+
+
+def fake_splits(*_args, **_kwargs) -> FakeSplits:
+    s = FakeSplits()
+    s["train"] = make_split("train", 20, 0)
+    s["validation"] = make_split("validation", 5, 1)
+    s["test"] = make_split("test", 8, 2)
+    return s
+
+
+@pytest.fixture(autouse=True)
+def _fake_data(monkeypatch):
+    monkeypatch.setattr(cmd, "load_splits", fake_splits)
+
+
+def tiny_config(sizes=(784, 16, 2)) -> Config:
+    return Config().replace(
+        **{"name": "tiny", "model.sizes": sizes, "data.dataset": "letters", "train.epochs": 2}
+    )
+
+
+def write_run(run_dir: Path, sizes=(784, 16, 2), epoch: int = 2) -> Path:
+    cfg = tiny_config(sizes)
+    model = TiedAutoencoder.from_config(cfg.model, key=jax.random.key(0))
+    save_checkpoint(
+        run_dir / "latest.ckpt",
+        model=model,
+        opt_state=None,
+        header={"config": cfg.to_dict(), "epoch": epoch},
+    )
+    return run_dir
+
+
+@pytest.fixture
+def run(tmp_path) -> Path:
+    return write_run(tmp_path / "run")
+
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ok_json(*args: str) -> dict:
+    r = invoke(*args, "--json")
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)  # exactly one JSON object: json.loads rejects anything else
+
+
+def fails_one_line(*args: str, code: int = 1) -> str:
+    r = invoke(*args)
+    assert r.exit_code == code, (r.stdout, r.stderr)
+    assert r.stdout == ""
+    err = r.stderr.strip()
+    assert "\n" not in err and err.startswith("error: "), err
+    assert "Traceback" not in r.stderr
+    return err
+
+
+# ---- reconstruct --------------------------------------------------------------------------------
+
+
+def test_reconstruct_json_and_png(run):
+    p = ok_json("reconstruct", "--run", run, "--n", "5", "--seed", "3")
+    assert Path(p["png"]) == run / "reconstruct.png" and Path(p["png"]).is_file()
+    assert p["split"] == "test" and p["images_in_split"] == 24
+    assert len(p["indices"]) == len(p["errors"]) == len(p["labels"]) == 5
+    assert len(set(p["indices"])) == 5 and set(p["labels"]) <= set(NAMES)
+    assert p["mean_loss"] >= p["mean_squared_error"] > 0
+    assert p["epoch"] == 2
+    # seeded: same images again
+    assert (
+        ok_json("reconstruct", "--run", run, "--n", "5", "--seed", "3")["indices"] == p["indices"]
+    )
+
+
+def test_reconstruct_text_ascii_and_out(run, tmp_path):
+    out = tmp_path / "figs" / "r.png"
+    r = invoke("reconstruct", "--run", run, "--n", "2", "--ascii", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    assert out.is_file()
+    assert f"wrote {out}" in r.stdout
+    assert "mean squared error per image over all 24 test images" in r.stdout
+    assert "original | reconstruction" in r.stdout and "err " in r.stdout
+
+
+def test_reconstruct_split_and_tagged_default_name(run):
+    p = ok_json("reconstruct", "--run", run, "--split", "validation", "--n", "3")
+    assert Path(p["png"]).name == "reconstruct-validation.png"
+
+
+def test_reconstruct_n_larger_than_split(run):
+    err = fails_one_line("reconstruct", "--run", run, "--n", "25")
+    assert "n=25 is larger than the split (24 images)" in err
+
+
+# ---- embed --------------------------------------------------------------------------------------
+
+
+def test_embed_codes_npz_and_measures(run):
+    p = ok_json("embed", "--run", run, "--grid", "--trust-n", "40")
+    assert Path(p["png"]).name == "embed.png" and Path(p["png"]).is_file()
+    data = np.load(p["codes"])  # no pickle needed
+    assert data["codes"].shape == (60, 2) and data["codes"].dtype == np.float32
+    np.testing.assert_array_equal(data["labels"], fake_splits()["train"].labels)
+    np.testing.assert_array_equal(data["indices"], np.arange(60))
+    assert data["class_names"].tolist() == list(NAMES)
+    assert str(data["split"]) == "train" and int(data["epoch"]) == 2
+    m = p["measures"]
+    assert 0 <= m["knn_accuracy"] <= 1 and 0 <= m["trustworthiness"] <= 1
+    assert m["trust_n"] == 40 and m["k"] == 5
+    assert p["grid_box"] == [-1.0, 0.8]
+    np.testing.assert_allclose(p["code_min"], data["codes"].min(axis=0), rtol=1e-5)
+
+
+def test_embed_with_checkpoint_file_and_test_split(run):
+    r = invoke("embed", "--checkpoint", run / "latest.ckpt", "--split", "test", "--trust-n", "20")
+    assert r.exit_code == 0, r.stderr
+    assert (run / "embed-test.png").is_file() and (run / "codes-test.npz").is_file()
+    assert "5-NN accuracy (5-fold CV):" in r.stdout and "trustworthiness" in r.stdout
+
+
+# ---- tsne ---------------------------------------------------------------------------------------
+
+
+def test_tsne_subsample_compare_json(run):
+    p = ok_json(
+        "tsne", "--run", run, "--n", "30", "--engine", "sklearn", "--compare", "--trust-n", "30"
+    )
+    assert p["engine"] == "sklearn" and p["n"] == 30
+    data = np.load(p["npz"])
+    assert data["embedding"].shape == (30, 2)
+    # stratified: 10 of each class
+    assert np.bincount(data["labels"]).tolist() == [10, 10, 10]
+    assert np.all(np.diff(data["indices"]) > 0)
+    assert Path(p["png"]).is_file() and Path(p["compare_png"]).is_file()
+    assert set(p["measures"]) == {"tsne", "pca", "autoencoder"}
+    assert p["measures"]["pca"]["knn_accuracy"] == 1.0  # the toy classes are linearly apart
+
+
+def test_tsne_bad_options(run):
+    fails_one_line("tsne", "--run", run, "--n", "61", "--engine", "sklearn")
+    r = invoke("tsne", "--run", run, "--engine", "umap")
+    assert r.exit_code == 2 and "--engine" in r.stderr
+
+
+# ---- generate -----------------------------------------------------------------------------------
+
+
+def test_generate_default_grid_from_config(run):
+    p = ok_json("generate", "--run", run)
+    assert (p["rows"], p["cols"]) == (10, 10)
+    np.testing.assert_allclose(p["xs"], np.round(np.arange(-1.0, 0.81, 0.2), 10))
+    assert p["ys"] == p["xs"][::-1]  # code 2 descends down the rows
+    assert Path(p["png"]) == run / "generate.png" and Path(p["png"]).is_file()
+
+
+def test_generate_range_step_and_size(run, tmp_path):
+    p = ok_json("generate", "--run", run, "--range", "-2", "2", "--step", "1")
+    assert p["xs"] == [-2.0, -1.0, 0.0, 1.0, 2.0] and p["rows"] == 5
+    p = ok_json("generate", "--run", run, "--size", "4", "--out", tmp_path / "g.png")
+    assert (p["rows"], p["cols"]) == (4, 4) and p["png"] == str(tmp_path / "g.png")
+
+
+def test_generate_ascii(run):
+    r = invoke("generate", "--run", run, "--size", "3", "--ascii")
+    assert r.exit_code == 0, r.stderr
+    assert "code 1 →" in r.stdout and "-1" in r.stdout and "0.8" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--range", "0", "1", "--step", "0"], "step must be positive"),
+        (["--range", "1", "1", "--step", "0.1"], "low must be below high"),
+        (["--range", "1", "0"], "low must be below high"),
+        (["--step", "5"], "larger than the range"),
+        (["--step", "0.1", "--size", "3"], "not both"),
+        (["--size", "1"], "size must be between"),
+        (["--between", "0", "24"], "J=24 is out of range"),
+        (["--between", "-1", "3"], "I=-1 is out of range"),
+    ],
+)
+def test_generate_bad_input_one_line(run, args, match):
+    err = fails_one_line("generate", "--run", run, *args)
+    assert match in err
+
+
+def test_generate_between_strip(run):
+    p = ok_json("generate", "--run", run, "--between", "0", "23", "--steps", "6")
+    assert p["between"] == [0, 23] and p["labels"] == ["A", "C"]
+    assert len(p["codes"]) == 6
+    assert Path(p["png"]).name == "interpolate-test-0-23.png" and Path(p["png"]).is_file()
+    r = invoke("generate", "--run", run, "--between", "0", "1", "--steps", "1")
+    assert r.exit_code == 2
+
+
+# ---- bad runs and checkpoints -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "embed", "tsne", "generate"])
+def test_missing_run_dir(tmp_path, command):
+    err = fails_one_line(command, "--run", tmp_path / "nope")
+    assert "not found" in err
+
+
+def test_run_dir_without_checkpoint(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert "no checkpoint" in fails_one_line("generate", "--run", tmp_path / "empty")
+
+
+def test_neither_or_both_sources_is_usage_error(run):
+    assert invoke("generate").exit_code == 2
+    assert invoke("generate", "--run", run, "--checkpoint", run / "latest.ckpt").exit_code == 2
+
+
+def test_checkpoint_of_another_shape(tmp_path):
+    # The header says 784-16-2 but the weights are of a 784-8-2 model.
+    other = TiedAutoencoder((784, 8, 2), key=jax.random.key(0))
+    save_checkpoint(
+        tmp_path / "bad.ckpt",
+        model=other,
+        opt_state=None,
+        header={"config": tiny_config().to_dict(), "epoch": 1},
+    )
+    err = fails_one_line("generate", "--checkpoint", tmp_path / "bad.ckpt")
+    assert "do not match the architecture" in err
+
+
+def test_model_with_3d_code_cannot_embed_or_generate(tmp_path):
+    run3 = write_run(tmp_path / "r3", sizes=(784, 8, 3))
+    assert "2-D code" in fails_one_line("generate", "--run", run3)
+    assert "2-D code" in fails_one_line("embed", "--run", run3)
+    # reconstruct works for any code size
+    assert ok_json("reconstruct", "--run", run3, "--n", "2")["epoch"] == 2
+
+
+def test_not_a_checkpoint(tmp_path):
+    f = tmp_path / "x.ckpt"
+    f.write_text("hello\n")
+    assert "not an aecli checkpoint" in fails_one_line("embed", "--checkpoint", f)
+
+
+# ---- experiment ---------------------------------------------------------------------------------
+
+
+def fake_train(config, run_dir, splits, update):
+    """Stand-in for training: a checkpoint and metrics.jsonl as train() writes them."""
+    state, _ = cmd.run_state(run_dir, config)
+    if state != "reuse":
+        write_run(run_dir, epoch=config.train.epochs)
+        with open(run_dir / "metrics.jsonl", "w") as f:
+            for e in range(1, config.train.epochs + 1):
+                f.write(
+                    json.dumps({"epoch": e, "train_loss": 60.0 - e, "val_loss": 61.0 - e}) + "\n"
+                )
+    return state
+
+
+def test_experiment_skip_tsne_writes_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(cmd, "train_for_experiment", fake_train)
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(
+        'name = "tiny"\n[model]\nsizes = [784, 16, 2]\n[data]\ndataset = "letters"\n'
+        "[train]\nepochs = 2\n"
+    )
+    run_dir = tmp_path / "exp"
+    p = ok_json("experiment", cfg, "--run-dir", run_dir, "--skip-tsne")
+    assert p["trained"] == "new"
+    assert set(p["figures"]) == {"samples", "reconstruct", "embed", "generate"}
+    for f in p["figures"].values():
+        assert Path(f).is_file() and Path(f).parent == run_dir
+    report = (run_dir / "report.md").read_text()
+    assert "| training loss, epoch 1 | 59.00 |" in report
+    assert "![decoded grid](generate.png)" in report
+    assert "t-SNE skipped" in report
+    assert p["loss_epoch_1"] == 59.0
+    # a second call reuses the finished run
+    assert ok_json("experiment", cfg, "--run-dir", run_dir, "--skip-tsne")["trained"] == "reuse"
+
+
+def test_experiment_with_tsne(tmp_path, monkeypatch):
+    monkeypatch.setattr(cmd, "train_for_experiment", fake_train)
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('name = "tiny"\n[model]\nsizes = [784, 16, 2]\n[data]\ndataset = "letters"\n')
+    p = ok_json("experiment", cfg, "--run-dir", tmp_path / "exp", "--epochs", "1")
+    assert {"tsne", "compare"} <= set(p["figures"])
+    assert set(p["measures"]) == {"pca", "autoencoder", "tsne"}
+    report = (tmp_path / "exp" / "report.md").read_text()
+    assert "| t-SNE of PCA-50 |" in report and "compare.png" in report
+
+
+def test_run_state_refuses_another_config(tmp_path):
+    run_dir = write_run(tmp_path / "r")
+    assert cmd.run_state(run_dir, tiny_config()) == ("reuse", 2)
+    longer = tiny_config().replace(**{"train.epochs": 5})
+    assert cmd.run_state(run_dir, longer) == ("resume", 2)
+    other = tiny_config().replace(**{"train.lr": 0.01})
+    with pytest.raises(Exception, match="differs in train.lr"):
+        cmd.run_state(run_dir, other)
+    assert cmd.run_state(tmp_path / "new", tiny_config()) == ("new", 0)
+
+
+def test_experiment_bad_config_one_line(tmp_path):
+    assert "not found" in fails_one_line("experiment", tmp_path / "none.toml")
