@@ -30,7 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """A private, empty aecli cache per test, offline mode on, no inherited data directory."""
     cache = tmp_path_factory.mktemp("aecli-cache")
     monkeypatch.setenv("AECLI_CACHE_DIR", str(cache))
@@ -142,7 +144,7 @@ def tiny_letter_members(per_class: int = 12, root: str = "notMNIST_small") -> di
 
     rendered = render_letters(per_class, seed=1)
     members = {}
-    for i, (image, label) in enumerate(zip(rendered.images, rendered.labels)):
+    for i, (image, label) in enumerate(zip(rendered.images, rendered.labels, strict=True)):
         members[f"{root}/{'ABCDEFGHIJ'[label]}/img{i:04d}.png"] = png_bytes(image)
     return members
 
@@ -153,4 +155,6 @@ def tiny_notmnist_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     members = tiny_letter_members(12)
     members["notMNIST_small/A/empty.png"] = b""
     members["notMNIST_small/F/garbage.png"] = b"\x89PNG not really"
-    return write_png_tar(tmp_path_factory.mktemp("tiny-notmnist") / "notMNIST_small.tar.gz", members)
+    return write_png_tar(
+        tmp_path_factory.mktemp("tiny-notmnist") / "notMNIST_small.tar.gz", members
+    )
