@@ -1916,8 +1916,8 @@ def read_source(src: Source, report: Report | None = None, progress: bool = True
         report: one-line notices (first decode, skipped files); default stderr.
         progress: rich progress bars on a terminal.
     """
-    report = report or _stderr_report
-    if src.origin == "download":
+    report = _stderr_report if report is None else report
+    if src.kind == "download":
         raise DataError(f"{src.name} is not local yet: run `aecli data download {src.name}`")
     where = (
         f" ({src.where})"
@@ -2019,7 +2019,7 @@ def load_dataset(
         DataError: a present file is bad (message names the file and the fix), unknown name,
             missing path. SecurityError (a DataError) for a pickle that would run code.
     """
-    report = report or _stderr_report
+    report = _stderr_report if report is None else report
     src, notices = locate(name, data_dir, offline)
     for line in notices:
         report(line)
@@ -2076,7 +2076,7 @@ def download(
         DownloadError: no mirror delivered a verified copy. DataError: offline, unknown name,
             or a bad file in the data directory.
     """
-    report = report or _stderr_report
+    report = _stderr_report if report is None else report
     key = name.strip().lower()
     if _parse_letters(key) is not None:
         report("letters: generated on the fly from matplotlib's fonts; nothing to download")

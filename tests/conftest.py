@@ -23,6 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# urllib3 (under pooch's requests) opens a local socket at import to probe IPv6 support.
+# Import it here, at collection, before pytest-socket blocks sockets, so the first download
+# test does not trip the "a test tried to use socket.socket" warning. No network is touched.
+import requests  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 
 
