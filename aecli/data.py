@@ -727,10 +727,15 @@ def _check_labels(labels: np.ndarray, path: Path, n_classes: int) -> None:
 
 
 def _find_idx_files(folder: Path) -> dict[str, Path] | None:
-    """The four MNIST files in ``folder`` (``.gz`` or decompressed); None when none is there."""
+    """The four MNIST files in ``folder`` (gzip or not, -idx or .idx names); None if none."""
     found: dict[str, Path] = {}
     for rf in MNIST_FILES:
-        for candidate in (folder / rf.name, folder / rf.name[: -len(".gz")]):
+        raw = rf.name.removesuffix(".gz")
+        # Also the names stored inside the original .gz headers (``gunzip -N`` restores them):
+        # train-images.idx3-ubyte, t10k-labels.idx1-ubyte, ...
+        dotted = raw.replace("-idx", ".idx")
+        candidates = (rf.name, raw, f"{dotted}.gz", dotted)
+        for candidate in (folder / name for name in candidates):
             if candidate.is_file():
                 found[rf.name] = candidate
                 break
@@ -847,14 +852,16 @@ def _assemble(
     items: Iterable[tuple[str, str, bytes]], where: Path, *, kind: str, ignored: Sequence[str]
 ) -> _Decoded:
     """Decode ``(class_name, relative_name, png_bytes)`` items into a sorted flat image set."""
-    decoded: list[tuple[str, str, np.ndarray]] = []
+    # Pixels are kept as 784-byte strings (about half the overhead of small arrays): for
+    # notMNIST_large that is the difference between ~0.45 and ~0.9 GB while decoding.
+    decoded: list[tuple[str, str, bytes]] = []
     skipped: list[str] = []
     for cls, rel, data in items:
         image = _decode_png(data, f"{where}: {rel}" if kind == "tar" else str(where / rel))
         if image is None:
             skipped.append(rel)
         else:
-            decoded.append((cls, rel, image))
+            decoded.append((cls, rel, image.tobytes()))
     if not decoded:
         what = "archive" if kind == "tar" else "folder"
         if skipped:
@@ -870,7 +877,7 @@ def _assemble(
     decoded.sort(key=lambda t: (t[0], t[1]))
     class_names = tuple(sorted({c for c, _, _ in decoded}))
     index = {c: i for i, c in enumerate(class_names)}
-    images = np.stack([im for _, _, im in decoded])
+    images = np.frombuffer(b"".join(im for _, _, im in decoded), np.uint8).reshape(-1, 28, 28)
     labels = np.array([index[c] for c, _, _ in decoded], dtype=np.int64)
     names = np.array([f"{c}/{PurePosixPath(r).name}" for c, r, _ in decoded])
     return _Decoded(images, labels, class_names, names, tuple(sorted(skipped)), tuple(ignored))
@@ -910,43 +917,41 @@ def read_image_archive(path: str | Path, *, progress: bool = False) -> _Decoded:
     """
     path = Path(path)
     ignored: list[str] = []
-    items: list[tuple[str, str, bytes]] = []
-    size = path.stat().st_size
+
+    def members(tar: tarfile.TarFile) -> Iterator[tuple[str, str, bytes]]:
+        for member in tar:
+            name = member.name
+            parts = PurePosixPath(name).parts
+            if not member.isfile():
+                if not member.isdir():
+                    ignored.append(name)  # symlink, hard link, device, FIFO
+                continue
+            if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
+                ignored.append(name)
+                continue
+            if not name.lower().endswith(".png") or len(parts) < 2:
+                ignored.append(name)
+                continue
+            if member.size > _MAX_PNG_BYTES:
+                raise _bad(
+                    f"{path}: {name}",
+                    f"{member.size:,} bytes, far too large for a 28x28 PNG",
+                    "remove that member from the archive",
+                )
+            f = tar.extractfile(member)
+            yield parts[-2], name, (f.read() if f is not None else b"")
+
     try:
         with (
             open(path, "rb") as raw,
-            _progress(f"decoding {path.name}", size, progress) as advance,
+            _progress(f"decoding {path.name}", path.stat().st_size, progress) as advance,
         ):
             stream = io.BufferedReader(_CountingReader(raw, advance), 1 << 16)
-            # Stream mode ("r|*"): one pass, no seeking, and members are only ever read into
-            # memory, never extracted, so a hostile member name cannot write anywhere.
+            # Stream mode ("r|*"): one pass, no seeking. Members are only ever read into memory
+            # and decoded as they come, never extracted, so a hostile member name cannot write
+            # anywhere.
             with tarfile.open(fileobj=stream, mode="r|*") as tar:
-                for member in tar:
-                    name = member.name
-                    parts = PurePosixPath(name).parts
-                    if not member.isfile():
-                        if not member.isdir():
-                            ignored.append(name)  # symlink, hard link, device, FIFO
-                        continue
-                    if (
-                        name.startswith(("/", "\\"))
-                        or ".." in parts
-                        or re.match(r"^[A-Za-z]:", name)
-                    ):
-                        ignored.append(name)
-                        continue
-                    if not name.lower().endswith(".png") or len(parts) < 2:
-                        ignored.append(name)
-                        continue
-                    if member.size > _MAX_PNG_BYTES:
-                        raise _bad(
-                            f"{path}: {name}",
-                            f"{member.size:,} bytes, far too large for a 28x28 PNG",
-                            "remove that member from the archive",
-                        )
-                    f = tar.extractfile(member)
-                    data = f.read() if f is not None else b""
-                    items.append((parts[-2], name, data))
+                return _assemble(members(tar), path, kind="tar", ignored=ignored)
     except DataError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
@@ -957,7 +962,6 @@ def read_image_archive(path: str | Path, *, progress: bool = False) -> _Decoded:
             f"not a readable tar archive, or truncated ({type(e).__name__}: {e})",
             "download it again or replace it with a good copy",
         ) from None
-    return _assemble(items, path, kind="tar", ignored=ignored)
 
 
 def read_image_folder(path: str | Path) -> _Decoded:
@@ -1012,7 +1016,9 @@ def _decode_cached(path: Path, kind: str, report: Report, progress: bool) -> _De
     never mistaken for a user's ``.npz``. A cache that cannot be written only costs time.
     """
     if kind == "tar":
-        with _progress(f"checking {path.name}", path.stat().st_size, progress) as advance:
+        size = path.stat().st_size
+        # Hashing takes a visible moment only for big archives (notMNIST_large: ~1 s).
+        with _progress(f"checking {path.name}", size, progress and size > 50e6) as advance:
             key = _sha256_file(path, on_bytes=advance)
     else:
         key = _folder_fingerprint(path)

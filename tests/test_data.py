@@ -86,9 +86,12 @@ def test_mnist_real_splits_and_canonical_statistics(shared_data):
 def test_mnist_decompressed_copies_verify_by_content(shared_data, tmp_path):
     folder = tmp_path / "mnist"
     folder.mkdir()
-    for name in MNIST_NAMES:
+    for i, name in enumerate(MNIST_NAMES):
         raw = gzip.decompress((shared_data / "mnist" / name).read_bytes())
-        (folder / name.removesuffix(".gz")).write_bytes(raw)
+        target = name.removesuffix(".gz")
+        if i % 2:  # the names inside the original gzip headers, as `gunzip -N` restores them
+            target = target.replace("-idx", ".idx")
+        (folder / target).write_bytes(raw)
     splits, _ = load("mnist", tmp_path)
     assert splits.counts()["train"] == 55_000 and "sha256 verified" in splits.source
 
@@ -861,3 +864,27 @@ def test_pooch_is_what_downloads(monkeypatch, tmp_path):
     downloader = D._downloader(False)
     assert isinstance(downloader, pooch.HTTPDownloader)
     assert downloader.kwargs.get("timeout") == 30
+
+
+def test_download_large_fetches_notmnist_large(tiny_notmnist_tar, monkeypatch, isolated_cache):
+    blob = tiny_notmnist_tar.read_bytes()
+    rf = D.RemoteFile("notMNIST_large.tar.gz", len(blob), None, ("https://a.example/",))
+    entry = dataclasses.replace(D.REGISTRY["notmnist"], large_downloads=(rf,))
+    monkeypatch.setitem(D.REGISTRY, "notmnist", entry)
+    monkeypatch.delenv("AECLI_OFFLINE")
+    server = serve(monkeypatch, {"https://a.example/notMNIST_large.tar.gz": blob})
+    result = D.download("notmnist", large=True, report=Notes())
+    assert result["action"] == "downloaded" and server.calls == [rf.urls[0]]
+    # notMNIST_large comes first in the lookup order of a notmnist/ folder
+    splits, _ = load("notmnist")
+    assert splits.files == (str(isolated_cache / "notmnist" / "notMNIST_large.tar.gz"),)
+    assert D.download("notmnist", large=True, report=Notes())["action"] == "present"
+    with pytest.raises(DataError, match="no large variant"):
+        D.download("mnist", large=True, report=Notes())
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_offline_environment_values(value, expected, monkeypatch):
+    monkeypatch.setenv("AECLI_OFFLINE", value)
+    assert D.is_offline() is expected
+    assert D.is_offline(True) is True
