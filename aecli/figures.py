@@ -7,13 +7,14 @@ failed save never leaves a half-written PNG or replaces a good one.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from aecli.atomic import atomic_write_bytes
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
@@ -27,20 +28,10 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
     Returns:
         The destination path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def to_unit(images: np.ndarray) -> np.ndarray:
