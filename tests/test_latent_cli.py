@@ -358,3 +358,23 @@ def test_run_state_refuses_another_config(tmp_path):
 
 def test_experiment_bad_config_one_line(tmp_path):
     assert "not found" in fails_one_line("experiment", tmp_path / "none.toml")
+
+
+def test_experiment_trains_for_real_then_resumes_and_reuses(tmp_path):
+    # The real training loop on the tiny synthetic letters: new run, longer run resumes it,
+    # the same config again reuses it.
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(
+        'name = "tiny"\n[model]\nsizes = [784, 16, 2]\n[data]\ndataset = "letters"\n'
+        "[train]\nepochs = 1\nbatch_size = 20\nchunks_per_epoch = 1\n"
+    )
+    run_dir = tmp_path / "exp"
+    p = ok_json("experiment", cfg, "--run-dir", run_dir, "--skip-tsne")
+    assert (p["trained"], p["epoch"]) == ("new", 1)
+    assert p["loss_epoch_1"] is not None and p["loss_epoch_1"] > 0
+    p = ok_json("experiment", cfg, "--run-dir", run_dir, "--skip-tsne", "--epochs", "2")
+    assert (p["trained"], p["epoch"]) == ("resume", 2)
+    p = ok_json("experiment", cfg, "--run-dir", run_dir, "--skip-tsne", "--epochs", "2")
+    assert (p["trained"], p["epoch"]) == ("reuse", 2)
+    report = (run_dir / "report.md").read_text()
+    assert "training loss, epoch 1" in report and "epoch 2 (last)" in report

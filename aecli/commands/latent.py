@@ -25,6 +25,7 @@ import typer
 
 SPLITS = ("train", "validation", "test")
 DISPLAY = {"mnist": "MNIST", "notmnist": "notMNIST", "letters": "letters"}
+ENGINE_NAMES = {"opentsne": "openTSNE", "sklearn": "scikit-learn"}
 
 # ---- shared options ---------------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ def job_reconstruct(
         class_names=ds.class_names,
         title=(
             f"{title_for(splits, split, ck, f'{n} random images (seed {seed})')}\n"
-            f"reconstruction titled with its squared error; mean over all "
+            f"number above each reconstruction: its squared error; mean over all "
             f"{len(ds.images):,} {split} images: {mse:.2f}"
         ),
     )
@@ -270,9 +271,10 @@ def job_embed(
     import numpy as np
 
     from aecli import figures, latent
-    from aecli.checkpoint import atomic_write_bytes
+    from aecli.atomic import atomic_write_bytes
 
     latent.require_2d_code(ck.model, "embed")
+    latent.preload_measures()
     ds = splits[split]
     t0 = time.perf_counter()
     codes = latent.encode(ck.model, ds.images)
@@ -349,7 +351,7 @@ def job_tsne(
     import numpy as np
 
     from aecli import figures, latent
-    from aecli.checkpoint import atomic_write_bytes
+    from aecli.atomic import atomic_write_bytes
 
     ds = splits[split]
     total = len(ds.images)
@@ -387,7 +389,8 @@ def job_tsne(
         labels,
         ds.class_names,
         title=(
-            f"{display_name(splits.name)} {split} · t-SNE of PCA-50 ({res.engine}), {what}\n"
+            f"{display_name(splits.name)} {split} · t-SNE of PCA-50 "
+            f"({ENGINE_NAMES[res.engine]}), {what}\n"
             f"{m.short()}"
         ),
         xlabel="t-SNE 1",
@@ -417,7 +420,7 @@ def job_tsne(
             (f"PCA, 2 components\n{mp.short()}", p2, "PC 1", "PC 2"),
             (f"autoencoder codes (epoch {ck.epoch})\n{ma.short()}", codes, "code 1", "code 2"),
             (
-                f"t-SNE of PCA-50 ({res.engine}), no decoder\n{m.short()}",
+                f"t-SNE of PCA-50 ({ENGINE_NAMES[res.engine]}), no decoder\n{m.short()}",
                 res.embedding,
                 "t-SNE 1",
                 "t-SNE 2",
@@ -668,7 +671,10 @@ def embed(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Encode a whole split: codes.npz, a scatter of every code by class, and two measures."""
+    from aecli import latent
+
     check_split(split)
+    latent.preload_measures()  # overlaps scikit-learn's slow import with loading and encoding
     ck = open_checkpoint(run, checkpoint)
     splits = run_splits(ck, dataset, data_dir, offline)
     p = job_embed(ck, splits, split, out, grid=grid, seed=seed, trust_n=trust_n)
@@ -897,7 +903,7 @@ def train_for_experiment(config: Any, run_dir: Path, splits: Any, update: Any) -
     if state == "resume":
         notice(f"resuming the run in {run_dir} from epoch {done}")
     epochs = config.train.epochs
-    for ev in train(config, run_dir=run_dir, data=splits, resume=state == "resume"):
+    for ev in train(config, run_dir=run_dir, data=splits, resume=state == "resume", report=notice):
         if isinstance(ev, events.Compiling):
             update(f"training: {ev.message}", done, epochs)
         elif isinstance(ev, events.EpochProgress):
@@ -911,10 +917,17 @@ def train_for_experiment(config: Any, run_dir: Path, splits: Any, update: Any) -
     return state
 
 
+_TRAINED = {
+    "new": "trained by this command",
+    "resume": "resumed and finished by this command",
+    "reuse": "an earlier finished run, reused; its training time is not in the table below",
+}
+
+
 def write_report(run_dir: Path, r: dict[str, Any]) -> Path:
     """``report.md``: every figure with its numbers beside the original experiment's."""
     from aecli import latent
-    from aecli.checkpoint import atomic_write_bytes
+    from aecli.atomic import atomic_write_bytes
 
     ds = r["dataset"]
     orig = latent.ORIGINAL.get(ds, {})
@@ -935,7 +948,7 @@ def write_report(run_dir: Path, r: dict[str, Any]) -> Path:
         f"Dataset: {display_name(ds)} ({r['source']}). Model: tied autoencoder "
         f"{'-'.join(str(s) for s in r['sizes'])}, {r['activation']}, {r['n_params']:,} parameters. "
         f"Checkpoint: `{Path(r['checkpoint']).name}` after epoch {r['epoch']}. "
-        f"Run directory: `{run_dir}` ({r['trained']}).",
+        f"Run directory: `{run_dir}` ({_TRAINED[r['trained']]}).",
         "",
         "## Training loss per image",
         "",
@@ -954,8 +967,8 @@ def write_report(run_dir: Path, r: dict[str, Any]) -> Path:
         f"The original trained on {orig.get('data', 'its own data')}." if orig else "",
         "",
     ]
-    if (run_dir / "loss.png").is_file():
-        lines += ["![loss curve](loss.png)", ""]
+    if (run_dir / "loss_curve.png").is_file():  # written by aecli.train
+        lines += ["![loss curve](loss_curve.png)", ""]
     lines += [
         "## The data",
         "",
