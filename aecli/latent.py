@@ -509,7 +509,7 @@ def tsne(
         raise LatentError(f"t-SNE needs at least 10 images, got {n}")
     engine = resolve_engine(engine, n)
     t0 = time.perf_counter()
-    report("PCA to 50 dimensions", 0, 0)
+    report("t-SNE: PCA to 50 dimensions", 0, 0)
     features = pca(images, pca_dims, seed=seed)
     # Perplexity must stay below the number of points (sklearn refuses otherwise).
     perplexity = float(min(perplexity, max(2.0, (n - 1) / 3.0)))
@@ -550,11 +550,11 @@ def _opentsne(
 
     def callback(iteration: int, error: float, embedding: Any) -> bool:
         done["iter"] += every
-        report("optimising", min(done["iter"], total), total)
+        report("t-SNE: optimising", min(done["iter"], total), total)
         return False
 
     every = 25
-    report("nearest neighbours and affinities", 0, 0)
+    report("t-SNE: nearest neighbours and affinities", 0, 0)
     model = openTSNE.TSNE(
         n_components=2,
         perplexity=perplexity,
@@ -568,7 +568,7 @@ def _opentsne(
         **settings,
     )
     emb = model.fit(features)
-    report("optimising", total, total)
+    report("t-SNE: optimising", total, total)
     return np.asarray(emb), {"library": f"openTSNE {openTSNE.__version__}", **settings}
 
 
@@ -591,9 +591,9 @@ def _sklearn_tsne(
         def write(self, s: str) -> int:
             m = pattern.search(s)
             if m:
-                report("optimising", min(int(m.group(1)), max_iter), max_iter)
+                report("t-SNE: optimising", min(int(m.group(1)), max_iter), max_iter)
             elif "Computing" in s or "Indexed" in s:
-                report("nearest neighbours and affinities", 0, 0)
+                report("t-SNE: nearest neighbours and affinities", 0, 0)
             return len(s)
 
     model = TSNE(
@@ -608,7 +608,7 @@ def _sklearn_tsne(
     )
     with contextlib.redirect_stdout(_Lines()):
         emb = model.fit_transform(features)
-    report("optimising", max_iter, max_iter)
+    report("t-SNE: optimising", max_iter, max_iter)
     return emb, {"library": f"scikit-learn {sklearn.__version__}", "max_iter": max_iter}
 
 

@@ -261,8 +261,8 @@ def test_tsne_engines_separate_toy_classes_and_report_progress(engine):
     assert np.isfinite(r.embedding).all()
     assert latent.knn_accuracy(r.embedding, y) == 1.0
     stages = [s for s, _, _ in seen]
-    assert stages[0].startswith("PCA")
-    done = [(d, t) for s, d, t in seen if s == "optimising"]
+    assert stages[0] == "t-SNE: PCA to 50 dimensions"
+    done = [(d, t) for s, d, t in seen if s == "t-SNE: optimising"]
     assert done and done[-1][0] == done[-1][1] > 0  # ends complete
     assert r.params["pca_dims"] == 50
     # seeded: the same call gives the same map

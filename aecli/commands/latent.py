@@ -188,10 +188,16 @@ def progress_display(enabled: bool = True):
         console=Console(stderr=True),
         transient=True,
     )
-    task = progress.add_task("starting", total=None)
+    state = {"task": progress.add_task("starting", total=None), "counted": False}
 
     def update(stage: str, done: int, total: int) -> None:
-        progress.update(task, description=stage, completed=done, total=total or None)
+        if state["counted"] and not total:
+            # rich cannot turn a counted bar back into a spinner (total=None means "keep"):
+            # a stage without a count gets a fresh task.
+            progress.remove_task(state["task"])
+            state["task"] = progress.add_task(stage, total=None)
+        state["counted"] = bool(total)
+        progress.update(state["task"], description=stage, completed=done, total=total or None)
 
     with progress:
         yield update
@@ -365,7 +371,7 @@ def job_tsne(
         )
     images, labels = ds.images[idx], np.asarray(ds.labels)[idx]
     res = latent.tsne(images, engine=engine, seed=seed, n_jobs=jobs, progress=progress)
-    progress("measuring the embedding", 0, 0)
+    progress("t-SNE: measuring (5-NN accuracy, trustworthiness)", 0, 0)
     m = latent.measure(images, res.embedding, labels, trust_n=trust_n, seed=seed)
     tag = name_tag(ck, splits, split, "train")
     png = out_path(out, ck, "tsne", tag=tag)
@@ -411,7 +417,7 @@ def job_tsne(
         "measures": {"tsne": m.to_dict()},
     }
     if compare:
-        progress("PCA-2 and autoencoder codes for the comparison", 0, 0)
+        progress("comparison: PCA-2 and autoencoder codes, their measures", 0, 0)
         p2 = latent.pca(images, 2, seed=seed)
         codes = latent.encode(ck.model, images)
         mp = latent.measure(images, p2, labels, trust_n=trust_n, seed=seed)
@@ -558,6 +564,7 @@ def ascii_reconstruct(console: Any, arrays: dict[str, Any]) -> None:
     # Fewer pairs per row rather than cells too small to read (12 columns x 6 lines at least).
     while pairs > 1 and textart.fit_grid(2 * pairs, 2 * pairs, width, 10**6, caption_lines=1) < 12:
         pairs -= 1
+    pairs = -(-n // -(-n // pairs))  # balance the rows: 4 images as 2 + 2, not 3 + 1
     cell = min(16, max(4, textart.fit_grid(2 * pairs, 2 * pairs, width, 10**6, caption_lines=1)))
     images, captions = [], []
     names = arrays["class_names"]
