@@ -326,6 +326,25 @@ def row(
     )
 
 
+def hstack(blocks: Sequence[Text], *, gap: int = 2) -> Text:
+    """Put multi-line ``Text`` blocks side by side, top-aligned, each padded to its width."""
+    split = [b.split("\n", allow_blank=True) for b in blocks]
+    widths = [max((line.cell_len for line in lines), default=0) for lines in split]
+    height = max((len(lines) for lines in split), default=0)
+    out = Text(no_wrap=True, overflow="crop")
+    for y in range(height):
+        if y:
+            out.append("\n")
+        for k, (lines, w) in enumerate(zip(split, widths, strict=True)):
+            if k:
+                out.append(" " * gap)
+            line = lines[y] if y < len(lines) else Text()
+            out.append_text(line)
+            if k < len(split) - 1:
+                out.append(" " * (w - line.cell_len))
+    return out
+
+
 def fit_grid(
     n: int,
     cols: int,

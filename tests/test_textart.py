@@ -182,3 +182,12 @@ def test_scatter_places_points_and_colours_by_majority_class():
 def test_legend_lists_class_names():
     text = ta.legend(["0", "1", "2"])
     assert text.plain == "●0 ●1 ●2"
+
+
+def test_hstack_puts_blocks_side_by_side():
+    a = ta.render(digit_one(), width=4, mode="ascii")  # 4 x 2
+    b = ta.render(digit_seven(), width=6, mode="ascii")  # 6 x 3
+    lines = ta.hstack([a, b], gap=2).plain.split("\n")
+    assert len(lines) == 3
+    assert all(line[4:6] == "  " for line in lines)
+    assert lines[2][:4] == "    "  # the shorter block is padded, not shifted

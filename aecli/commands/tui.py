@@ -1,9 +1,47 @@
-"""Commands: tui (placeholder until its issue lands)."""
+"""Command: ``aecli tui RUN_DIR``, the Textual explorer of a finished or interrupted run.
+
+Textual and the TUI are imported inside the command, so ``aecli --help`` stays instant.
+(``aecli train --tui`` lives in ``commands/train.py`` and calls ``aecli.tui.app.run_training_tui``.)
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``tui`` to the app."""
+
+    @app.command("tui")
+    def tui(
+        run_dir: Annotated[
+            Path, typer.Argument(help="Run directory written by 'aecli train'.", show_default=False)
+        ],
+        split: Annotated[
+            str, typer.Option("--split", help="Split to encode for the code-space map.")
+        ] = "test",
+        data_dir: Annotated[
+            Path | None,
+            typer.Option("--data-dir", help="Look for the run's dataset here first."),
+        ] = None,
+        offline: Annotated[
+            bool, typer.Option("--offline", help="Never download the dataset.")
+        ] = False,
+    ) -> None:
+        """Open a run in the terminal UI: its loss history, decoded digits and the code-space
+        explorer (arrow keys move a cursor, the image decoded there is shown large). If the run
+        is unfinished, 'r' resumes training from its checkpoint."""
+        if split not in ("train", "validation", "test"):
+            raise typer.BadParameter("choose train, validation or test", param_hint="--split")
+        from aecli.checkpoint import resolve_path
+
+        resolve_path(run_dir)  # a missing run is a one-line error before the screen opens
+        from aecli.tui.app import open_run_tui
+
+        overrides = {"data.data_dir": str(data_dir) if data_dir else None}
+        if offline:
+            overrides["data.offline"] = True
+        open_run_tui(run_dir, split=split, data_overrides=overrides)

@@ -1,0 +1,428 @@
+"""The TUI driven by Pilot with a scripted trainer (no JAX): messages update the widgets, and
+every key in the footer does what it says: pause, stop (checkpoint saved, screen stays),
+resume, save PNGs, explorer, quit (asks while training), Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable, ProgressBar
+
+from aecli.config import Config
+from aecli.events import TrainingFinished, TrainingStopped
+from aecli.tui.app import AecliApp, create_app, pick_samples
+from aecli.tui.demo import CENTRES, FakeSplits, ScriptedTrainer, demo_backend
+from aecli.tui.screens import QuitScreen, TrainingScreen
+from aecli.tui.widgets import (
+    CodeMap,
+    DecodedView,
+    DigitsPanel,
+    InfoBar,
+    LossChart,
+    StatusLine,
+    plan_digits,
+    subgrid_indices,
+)
+
+SIZE = (100, 32)
+
+
+def run_async(fn):
+    """Run an async test with asyncio.run (no pytest-asyncio needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def make_app(
+    tmp_path: Path, *, epochs: int = 3, gate=None, **kw
+) -> tuple[AecliApp, ScriptedTrainer]:
+    trainer = ScriptedTrainer(gate=gate, fail_at_epoch=kw.pop("fail_at_epoch", None))
+    config = Config(name="scripted").replace(**{"train.epochs": epochs})
+    backend = demo_backend(trainer, **kw.pop("run", {}))
+    app = create_app(
+        config=config, run_dir=tmp_path / "run", backend=backend, clock=lambda: 0.0, **kw
+    )
+    return app, trainer
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    """Let the app run until ``condition()`` holds (the trainer runs in a thread)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def footer_keys(app: AecliApp) -> set[str]:
+    """The keys the footer shows right now (bindings whose check_action allows them)."""
+    return {
+        key
+        for key, active in app.screen.active_bindings.items()
+        if active.binding.show and active.enabled
+    }
+
+
+@run_async
+async def test_widgets_update_on_messages(tmp_path):
+    app, trainer = make_app(tmp_path, epochs=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await pilot.pause(0.1)
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        info = str(screen.query_one(InfoBar).render())
+        for part in ("scripted", "demo-digits", "cpu (scripted)", "105,458", "5x7 font"):
+            assert part in info
+        assert screen.query_one(StatusLine).text.startswith("finished: 3 epochs")
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3
+        newest = table.get_row_at(0)
+        assert str(newest[0]) == "3" and str(newest[1]) == f"{60 / 2.5 + 5:.2f}"
+        bars = screen.query(ProgressBar)
+        assert all(bar.percentage == pytest.approx(1.0) for bar in bars)
+        chart = screen.query_one(LossChart)
+        assert len(app.history) == 3 and chart.is_mounted
+        panel = screen.query_one(DigitsPanel)
+        assert panel.epoch == 3
+        assert panel.recons.shape == (10, 28, 28)
+        assert panel.grid_images.shape == (100, 28, 28)  # the config's 10x10 grid
+        assert panel.captions == [str(d) for d in range(10)]
+        plan = panel.plan()
+        assert plan.tests is not None and plan.grid is not None  # 100x32 shows both
+        text = panel.render().plain
+        assert "decode grid 4x4 of 10x10" in text and "test → decoded (epoch 3)" in text
+        assert "▀" in text
+    assert trainer.calls[0]["resume"] is False
+    assert [e for _, e in trainer.saves] == [1, 2, 3]
+
+
+@run_async
+async def test_compiling_is_shown_while_the_first_chunk_runs(tmp_path):
+    gate = threading.Semaphore(0)
+    app, _ = make_app(tmp_path, gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        status = app.training_screen.query_one(StatusLine)
+        await wait_for(pilot, lambda: "compiling" in status.text)
+        assert status.busy  # the spinner runs: the UI is alive while XLA compiles
+        gate.release(1)
+        await wait_for(pilot, lambda: status.text.startswith("training epoch 1"))
+        assert not status.busy
+
+
+@run_async
+async def test_pause_and_resume_key(tmp_path):
+    gate = threading.Semaphore(0)
+    app, _ = make_app(tmp_path, gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        gate.release(1)
+        await wait_for(pilot, lambda: app._progress.get("done", 0) > 0)
+        assert {"p", "s", "q"} <= footer_keys(app) and "r" not in footer_keys(app)
+        await pilot.press("p")
+        assert app.control.paused
+        assert "paused" in app.training_screen.query_one(StatusLine).text
+        await pilot.press("p")
+        assert not app.control.paused
+
+
+@run_async
+async def test_stop_saves_a_checkpoint_and_the_screen_stays(tmp_path):
+    gate = threading.Semaphore(0)
+    app, trainer = make_app(tmp_path, epochs=5, gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        gate.release(4 + 2)  # one epoch and half of the next
+        await wait_for(
+            pilot, lambda: app._progress.get("epoch") == 2 and app._progress.get("done") == 300
+        )
+        await pilot.press("s")
+        await wait_for(pilot, lambda: not app.training_active)
+        assert app.is_running and isinstance(app.screen, TrainingScreen)
+        assert isinstance(app.final_event, TrainingStopped)
+        assert trainer.saves[-1] == (tmp_path / "run" / "latest.json", 1)
+        assert json.loads((tmp_path / "run" / "latest.json").read_text()) == {"epoch": 1}
+        status = app.training_screen.query_one(StatusLine).text
+        assert "stopped after epoch 1" in status and "latest.json" in status
+        keys = footer_keys(app)
+        assert "r" in keys and "p" not in keys and "s" not in keys
+        # resume continues from the checkpoint
+        await pilot.press("r")
+        gate.release(100)
+        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        assert trainer.calls[-1]["resume"] is True
+        assert [e for _, e in trainer.saves][-4:] == [2, 3, 4, 5]
+
+
+@run_async
+async def test_quit_asks_while_training_and_stops_with_a_checkpoint(tmp_path):
+    gate = threading.Semaphore(0)
+    app, trainer = make_app(tmp_path, epochs=5, gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        gate.release(5)
+        await wait_for(pilot, lambda: app.epochs_done == 1)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("n")  # keep training
+        assert isinstance(app.screen, TrainingScreen) and app.is_running
+        assert not app.control.stopped
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert isinstance(app.final_event, TrainingStopped)
+    assert trainer.saves[-1][1] == 1
+    assert app.return_value is app.final_event
+
+
+@run_async
+async def test_quit_after_training_exits_without_asking(tmp_path):
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await wait_for(pilot, lambda: not app.training_active)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert isinstance(app.return_value, TrainingFinished)
+
+
+@run_async
+async def test_ctrl_c_stops_saves_and_quits(tmp_path):
+    gate = threading.Semaphore(0)
+    app, trainer = make_app(tmp_path, epochs=5, gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        gate.release(4)
+        await wait_for(pilot, lambda: app.epochs_done == 1)
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not app.is_running)
+    ev = app.final_event
+    assert isinstance(ev, TrainingStopped) and ev.reason == "interrupted"
+    assert ev.message.startswith("Ctrl-C")
+    assert trainer.saves[-1][1] == 1
+
+
+@run_async
+async def test_training_error_is_shown_and_kept(tmp_path):
+    app, _ = make_app(tmp_path, epochs=3, fail_at_epoch=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.error is not None)
+        await wait_for(pilot, lambda: not app.training_active)
+        assert "scripted failure in epoch 2" in app.training_screen.query_one(StatusLine).text
+        assert app.is_running  # the screen stays for the user to read it
+    assert isinstance(app.error, RuntimeError)
+
+
+@run_async
+async def test_save_figures_key_writes_pngs(tmp_path):
+    app, _ = make_app(tmp_path, epochs=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.preview is not None and app.preview.epoch == 2)
+        await pilot.press("f")
+        figures = tmp_path / "run" / "figures"
+        names = [
+            "tui-epoch002-loss.png",
+            "tui-epoch002-grid.png",
+            "tui-epoch002-reconstructions.png",
+        ]
+        await wait_for(pilot, lambda: all((figures / n).is_file() for n in names), timeout=30)
+        for n in names:
+            assert (figures / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@run_async
+async def test_render_mode_and_digits_view_keys(tmp_path):
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.preview is not None)
+        panel = app.training_screen.query_one(DigitsPanel)
+        assert panel.mode == "blocks"
+        await pilot.press("m")
+        assert panel.mode == "shade"
+        await pilot.press("m")
+        assert panel.mode == "ascii"
+        await pilot.pause()
+        assert str(panel.render()).isascii()  # the plain-ASCII fallback, titles included
+        await pilot.press("v")
+        assert panel.show == "tests" and panel.plan().grid is None
+        await pilot.press("v")
+        assert panel.show == "grid" and panel.plan().tests is None
+
+
+@run_async
+async def test_explorer_cursor_zoom_class_jump_and_saves(tmp_path):
+    app, _ = make_app(tmp_path, epochs=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await pilot.press("e")
+        explorer = app.explorer_screen
+        assert app.screen is explorer
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        assert len(explorer.codes) == 300  # the scripted test split
+        calls = app.view.decode_calls
+        x0, y0 = explorer.cursor
+        await pilot.press("right", "right", "up")
+        cw, ch = explorer.query_one(CodeMap).cell_size()
+        assert explorer.cursor == pytest.approx((x0 + 2 * cw, y0 + ch))
+        assert app.view.decode_calls == calls + 3  # one decode per move
+        view = explorer.query_one(DecodedView)
+        assert view.image is not None and view.image.shape == (28, 28)
+        assert "decoded at" in view.caption.plain
+        width = explorer.bounds[1] - explorer.bounds[0]
+        await pilot.press("plus")
+        assert explorer.bounds[1] - explorer.bounds[0] == pytest.approx(width * 0.667)
+        await pilot.press("minus")
+        assert explorer.bounds[1] - explorer.bounds[0] == pytest.approx(width * 0.667 * 1.5)
+        await pilot.press("3")  # a random image of class 3: the cursor goes to its code
+        assert explorer.picked is not None and explorer.labels[explorer.picked] == 3
+        assert np.hypot(*(np.array(explorer.cursor) - CENTRES[3])) < 0.6
+        assert "picked" in view.caption.plain and "'3'" in view.caption.plain
+        assert "A" not in {k for k in footer_keys(app)}  # letters are hidden for digits
+        await pilot.press("d")
+        await pilot.press("g")
+        figures = tmp_path / "run" / "figures"
+        await wait_for(pilot, lambda: len(list(figures.glob("*.png"))) == 2, timeout=30)
+        assert len(list(figures.glob("decoded-*.png"))) == 1
+        assert len(list(figures.glob("grid-*.png"))) == 1
+        await pilot.press("t")
+        assert isinstance(app.screen, TrainingScreen)
+
+
+@run_async
+async def test_explorer_mouse_click_moves_the_cursor(tmp_path):
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await pilot.press("e")
+        explorer = app.explorer_screen
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        cmap = explorer.query_one(CodeMap)
+        await pilot.click(CodeMap, offset=(3, 2))
+        assert explorer.cursor == pytest.approx(cmap.to_code(3, 2))
+        before = explorer.bounds
+        await pilot.mouse_down(CodeMap)  # the wheel is not in Pilot: use the message
+        cmap.post_message(CodeMap.Zoom(0.5))
+        await pilot.pause()
+        assert explorer.bounds[1] - explorer.bounds[0] < before[1] - before[0]
+
+
+@run_async
+async def test_open_run_shows_history_and_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "latest.json").write_text(json.dumps({"epoch": 6}))
+    trainer = ScriptedTrainer()
+    app = create_app(
+        run_dir=run_dir,
+        explore=True,
+        backend=demo_backend(trainer, epoch=6, epochs=8),
+        clock=lambda: 0.0,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        explorer = app.explorer_screen
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        assert app.screen is explorer
+        assert len(app.history) == 6 and app.epochs_done == 6
+        assert "r" in footer_keys(app)  # unfinished: resumable
+        assert "interrupted run: 6/8 epochs" in app.status_text
+        await pilot.press("r")
+        assert isinstance(app.screen, TrainingScreen)
+        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        assert trainer.calls == [{"resume": True, "run_dir": run_dir, "data": app.splits}]
+        assert [r["epoch"] for r in app.history] == list(range(1, 9))
+        assert app.training_screen.query_one(DataTable).row_count == 8
+
+
+@run_async
+async def test_open_finished_run_cannot_resume(tmp_path):
+    app = create_app(
+        run_dir=tmp_path, explore=True, backend=demo_backend(epoch=10, epochs=10), clock=lambda: 0.0
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.explorer_screen.codes is not None)
+        assert "r" not in footer_keys(app)
+        await pilot.press("r")
+        assert not app.training_active
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+@run_async
+async def test_theme_toggle_inverts_the_images(tmp_path):
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.preview is not None)
+        assert app.current_theme.dark
+        await pilot.press("ctrl+t")
+        assert not app.current_theme.dark
+        from aecli.tui.widgets import _dark
+
+        assert not _dark(app.training_screen.query_one(DigitsPanel))
+
+
+@pytest.mark.parametrize("size", [(49, 17), (69, 25), (99, 41), (30, 10), (200, 60)])
+def test_plan_digits_fits_the_panel(size):
+    w, h = size
+    plan = plan_digits(w, h, n_tests=10, n_grid=10)
+    if plan.grid:
+        k, p = plan.grid
+        assert k * p <= w and 1 + k * p // 2 <= h and k >= 3 and p >= 8
+    if plan.tests:
+        k, p = plan.tests
+        if plan.side:
+            rows = -(-k // plan.pair_cols)
+            assert 1 + rows * (p // 2 + 1) <= h
+            assert (
+                plan.pair_cols * (2 * p + 1)
+                + (plan.pair_cols - 1) * 2
+                + plan.grid[0] * plan.grid[1]
+                + 2
+                <= w
+            )
+        else:
+            assert k * (p + 1) - 1 <= w and p + 2 <= h
+            if plan.grid:
+                assert p + 2 + 1 + 1 + plan.grid[0] * plan.grid[1] // 2 <= h
+    if w >= 49 and h >= 17:
+        assert plan.tests is not None and plan.tests[1] >= 10  # legible tests at 80x24
+
+
+def test_plan_digits_uses_more_space_when_it_has_it():
+    small = plan_digits(49, 17, n_tests=10, n_grid=10)
+    large = plan_digits(99, 41, n_tests=10, n_grid=10)
+    assert small.grid is None  # 80x24: the test row; 'v' shows the grid
+    assert large.grid is not None and large.grid[0] >= 5 and large.tests[0] >= 5
+
+
+def test_subgrid_indices_keep_both_ends():
+    assert subgrid_indices(10, 4) == [0, 3, 6, 9]
+    assert subgrid_indices(10, 12) == list(range(10))
+    assert subgrid_indices(20, 5)[-1] == 19
+
+
+def test_pick_samples_takes_the_first_of_each_class():
+    splits = FakeSplits()
+    s = pick_samples(splits)
+    assert list(s.labels) == list(range(10)) and s.split == "test"
+    labels = splits["test"].labels
+    for c, i in zip(s.labels, s.indices, strict=True):
+        assert labels[i] == c and not np.any(labels[:i] == c)
+
+
+def test_tui_modules_do_not_import_jax():
+    code = (
+        "import sys, aecli.tui.app, aecli.tui.widgets, aecli.tui.screens, aecli.tui.demo, "
+        "aecli.commands.tui; bad = [m for m in ('jax', 'equinox', 'matplotlib') if m in "
+        "sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
