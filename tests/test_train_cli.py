@@ -172,3 +172,14 @@ def test_signal_saves_and_prints_the_resume_command(tmp_path, tiny_mnist_dir, si
     assert ckpt.epoch >= 2
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert len(lines) >= ckpt.epoch
+
+
+def test_no_arguments_trains_mnist_on_whatever_is_found(tmp_path, monkeypatch):
+    """`aecli train` alone: offline (as in the tests) it uses the embedded MNIST sample."""
+    monkeypatch.chdir(tmp_path)
+    r = invoke("--epochs", "1", "--json")
+    assert r.exit_code == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["run_dir"] == "runs/mnist" and s["dataset"] == "mnist"
+    assert s["dataset_source"] and s["test_loss"] > 0
+    assert (tmp_path / "runs" / "mnist" / "latest.ckpt").is_file()

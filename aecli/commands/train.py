@@ -217,12 +217,15 @@ def train_command(
     config_file: Annotated[
         Path | None,
         typer.Argument(
-            metavar="[CONFIG.toml]",
+            metavar="CONFIG.toml",
             help="TOML file of overrides (see configs/); defaults reproduce the MNIST experiment.",
             show_default=False,
         ),
     ] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs to train.")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=1, help="Epochs in all (with --resume: extends the run)."),
+    ] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", min=1, help="Images per optimizer step.")
     ] = None,
