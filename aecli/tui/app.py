@@ -136,6 +136,7 @@ class AecliApp(App[Any]):
         self._exit_after_training = False
         self._interrupted = False
         self._idle_status = ""
+        self._keys_state: tuple[bool, bool] | None = None
         self.status_text = ""
         self._progress: dict[str, Any] = {}
         self._train_thread_done = threading.Event()
@@ -222,7 +223,7 @@ class AecliApp(App[Any]):
         self._train_thread_done.clear()
         self._status("starting…", busy=True)
         self._training_worker(resume)
-        self.refresh_bindings()
+        self._refresh_keys()
 
     @work(thread=True, group="training", exclusive=True, exit_on_error=False)
     def _training_worker(self, resume: bool) -> None:
@@ -252,6 +253,13 @@ class AecliApp(App[Any]):
         finally:
             self._train_thread_done.set()
             post(TrainingEnded())
+
+    def _refresh_keys(self) -> None:
+        """Redraw the footer only when the usable keys change (not on every progress event)."""
+        state = (self.training_active, self.can_resume)
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
 
     def backend_history(self) -> list[dict[str, Any]]:
         """Metrics already in the run directory (when resuming)."""
@@ -339,7 +347,7 @@ class AecliApp(App[Any]):
             self._show_history()
         self._show_info()
         self._show_progress()
-        self.refresh_bindings()
+        self._refresh_keys()
 
     def on_trainer_event(self, message: TrainerEvent) -> None:
         ev = message.event
@@ -427,7 +435,7 @@ class AecliApp(App[Any]):
                 + ("; press r to resume" if ev.epoch < self.total_epochs else ""),
                 style="bold yellow",
             )
-        self.refresh_bindings()
+        self._refresh_keys()
 
     def on_preview_ready(self, message: PreviewReady) -> None:
         self.preview = message
@@ -456,7 +464,7 @@ class AecliApp(App[Any]):
 
     def on_training_ended(self, message: TrainingEnded) -> None:
         self.training_active = False
-        self.refresh_bindings()
+        self._refresh_keys()
         if self._exit_after_training:
             self.exit(self.final_event)
 
