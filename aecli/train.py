@@ -16,6 +16,13 @@ How one epoch runs (the numerical work is compiled once, the batch loop lives in
 * Every shape is fixed per run, so nothing is traced or compiled again after the first epoch
   (``tests/test_train.py`` counts traces).
 
+What is reported: the training loss of an epoch is the mean loss per image of its batches,
+each taken before its own update (the running figure the original printed while training);
+validation and test losses are per image with the final weights of the epoch. Both include
+the code penalty. ``Evaluation.recon`` is the reconstruction part alone: the model works in
+pixels/255 - 0.5, and the shift cancels in a difference, so it is the squared error in [0, 1]
+pixel units, summed over the 784 pixels (the unit of Hinton & Salakhutdinov 2006).
+
 Checkpoints: ``latest.ckpt`` at epoch 0 (before training) and after every epoch, ``best.ckpt``
 whenever the validation loss improves. A stop or Ctrl-C during an epoch discards that partial
 epoch: ``latest.ckpt`` is the last complete epoch, so ``--resume`` continues bit for bit as if

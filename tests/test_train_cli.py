@@ -131,16 +131,26 @@ def test_resume_errors(tmp_path, data_args):
     fails(invoke(*data_args, "--run-dir", str(run_dir)), 1, "--resume")
 
 
-def test_tui_flag(tmp_path, data_args):
-    try:
-        import aecli.tui.app as tui_app
+def test_tui_flag_hands_the_run_to_the_tui(tmp_path, data_args, monkeypatch):
+    import aecli.tui.app as tui_app
+    from aecli.events import TrainingFinished, TrainingStopped
 
-        has_tui = hasattr(tui_app, "run_training_tui")
-    except ImportError:
-        has_tui = False
-    if has_tui:
-        pytest.skip("the TUI is installed; its own tests drive it")
-    fails(invoke(*data_args, "--tui", "--run-dir", str(tmp_path / "r")), 1, "--tui")
+    calls = []
+
+    def fake(config, run_dir, data, resume):
+        calls.append((config, run_dir, data, resume))
+        return outcome
+
+    monkeypatch.setattr(tui_app, "run_training_tui", fake)
+    outcome = TrainingFinished(summary={"run_dir": str(tmp_path / "r")}, model=None)
+    r = invoke(*data_args, "--tui", "--epochs", "3", "--run-dir", str(tmp_path / "r"))
+    assert r.exit_code == 0, r.stderr
+    config, run_dir, data, resume = calls[0]
+    assert config.train.epochs == 3 and run_dir == tmp_path / "r" and not resume
+
+    outcome = TrainingStopped(epoch=0, reason="diverged", message="diverged", checkpoint=None)
+    assert invoke(*data_args, "--tui", "--run-dir", str(tmp_path / "r")).exit_code == 1
+    fails(invoke("--tui", "--json"), 2, "--tui")
 
 
 def _train_process(tmp_path: Path, tiny_mnist_dir: Path) -> tuple[subprocess.Popen, Path]:
