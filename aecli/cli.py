@@ -10,10 +10,16 @@ message; this module is the one place that turns it into a one-line error and ex
 from __future__ import annotations
 
 import errno
+import os
 import sys
 
 import typer
 from typer.core import TyperGroup
+
+try:  # Typer >= 0.29 vendors Click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older Typer on top of Click
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from aecli import __version__
 from aecli.errors import AecliError
@@ -26,7 +32,35 @@ def error_line(message: str) -> None:
 
 
 class _ErrorHandlingGroup(TyperGroup):
-    """Top-level group: library errors become one line on stderr and exit status 1."""
+    """Top-level group: every error becomes one line on stderr.
+
+    Library errors (``AecliError``, ``OSError``) exit 1; command-line usage errors exit 2, as
+    with any Click/Typer program, but as one line instead of a boxed panel, so scripts and
+    people see the same short message.
+    """
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: D102
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as e:  # bare `aecli` or `aecli data`: the help, as asked
+            e.show()
+            sys.exit(0)
+        except UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else "aecli"
+            error_line(f"{where}: {e.format_message()} (see '{where} --help')")
+            sys.exit(e.exit_code)
+        except ClickException as e:
+            error_line(e.format_message())
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            error_line("aborted")
+            sys.exit(1)
+        except BrokenPipeError:  # `aecli ... | head`: the reader left; say nothing more
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit quiet
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: typer.Context):  # noqa: D102
         try:
@@ -34,6 +68,8 @@ class _ErrorHandlingGroup(TyperGroup):
         except AecliError as e:
             error_line(str(e))
             raise typer.Exit(1) from None
+        except BrokenPipeError:
+            raise
         except OSError as e:
             if e.errno == errno.ENOSPC:
                 hint = "free some disk space and run the command again"
@@ -52,7 +88,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     help="Train, inspect and generate from a tied-weight autoencoder with a 2-D code.",
 )
 

@@ -43,3 +43,17 @@ def test_help_imports_nothing_heavy():
 def test_unknown_command_is_usage_error():
     result = runner.invoke(app, ["no-such-command"])
     assert result.exit_code == 2
+
+
+def test_usage_error_is_one_line_naming_the_option():
+    result = runner.invoke(app, ["train", "--lr", "fast"])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: aecli train:"), result.stderr
+    assert "--lr" in lines[0] and "aecli train --help" in lines[0]
+
+
+def test_bare_group_shows_help():
+    result = runner.invoke(app, [])
+    assert result.exit_code == 0
+    assert "Commands" in result.output
