@@ -223,6 +223,36 @@ async def test_training_error_is_shown_and_kept(tmp_path):
 
 
 @run_async
+async def test_a_run_that_cannot_start_closes_and_keeps_the_error(tmp_path):
+    from aecli.errors import DataError
+
+    app, _ = make_app(tmp_path)
+
+    def missing(config, report=None):
+        raise DataError("no MNIST files in /nowhere: pass --data-dir")
+
+    app.backend.load_data = missing
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: not app.is_running)
+    assert isinstance(app.error, DataError)
+
+
+@run_async
+async def test_a_run_that_cannot_be_opened_closes_and_keeps_the_error(tmp_path):
+    from aecli.errors import CheckpointError
+
+    def broken(run_dir):
+        raise CheckpointError(f"{run_dir}/latest.ckpt is truncated: use the other checkpoint")
+
+    backend = demo_backend()
+    backend.load_run = broken
+    app = create_app(run_dir=tmp_path, explore=True, backend=backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: not app.is_running)
+    assert isinstance(app.error, CheckpointError)
+
+
+@run_async
 async def test_save_figures_key_writes_pngs(tmp_path):
     app, _ = make_app(tmp_path, epochs=2)
     async with app.run_test(size=SIZE) as pilot:

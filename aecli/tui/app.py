@@ -135,6 +135,7 @@ class AecliApp(App[Any]):
         self.render_mode = "blocks"
         self._exit_after_training = False
         self._interrupted = False
+        self._run_started = False
         self._idle_status = ""
         self._keys_state: tuple[bool, bool] | None = None
         self.status_text = ""
@@ -352,6 +353,7 @@ class AecliApp(App[Any]):
     def on_trainer_event(self, message: TrainerEvent) -> None:
         ev = message.event
         if isinstance(ev, RunStarted):
+            self._run_started = True
             self.config = ev.config if ev.config is not None else self.config
             self.epochs_done = ev.start_epoch
             self.has_checkpoint = self.has_checkpoint or ev.start_epoch > 0
@@ -381,9 +383,7 @@ class AecliApp(App[Any]):
             self._status(f"{verb} at epoch {ev.start_epoch + 1} of {ev.epochs}", busy=True)
             self._show_progress()
         elif isinstance(ev, Compiling):
-            self._status(
-                f"compiling: {ev.message} (first epoch only)…", busy=True, style="bold yellow"
-            )
+            self._status(f"{ev.message} (first epoch only)…", busy=True, style="bold yellow")
         elif isinstance(ev, EpochProgress):
             p = self._progress
             now = self.clock()
@@ -461,6 +461,13 @@ class AecliApp(App[Any]):
         self.notify(text, severity="error", timeout=10)
         if (ex := self._explorer()) is not None and ex.codes is None:
             ex.set_message(text)
+        # A run that never started (data missing, run directory taken, unreadable checkpoint)
+        # leaves nothing to look at: close at once so the CLI prints the one-line error.
+        never_started = message.where == "training" and not self._run_started
+        if never_started and self.history == [] and self.preview is None:
+            self._exit_after_training = True
+        elif message.where == "load" and self.preview is None:
+            self.exit()
 
     def on_training_ended(self, message: TrainingEnded) -> None:
         self.training_active = False

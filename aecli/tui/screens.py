@@ -99,7 +99,7 @@ class ExplorerScreen(Screen):
             Binding(
                 f"{ch},shift+{ch.lower()}",
                 f"jump('{ch}')",
-                "Random of class",
+                "Class",
                 show=ch == "A",
                 key_display="A-J",
             )
