@@ -288,6 +288,12 @@ async def test_render_mode_and_digits_view_keys(tmp_path):
         assert panel.show == "grid" and panel.plan().tests is None
 
 
+def test_no_color_starts_in_shade_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, _ = make_app(tmp_path)
+    assert app.render_mode == "shade"
+
+
 @run_async
 async def test_explorer_cursor_zoom_class_jump_and_saves(tmp_path):
     app, _ = make_app(tmp_path, epochs=2)

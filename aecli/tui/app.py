@@ -13,6 +13,7 @@ between chunks; quitting while training stops it and waits for its checkpoint fi
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -132,7 +133,8 @@ class AecliApp(App[Any]):
         self.last_checkpoint: Path | None = None
         self.final_event: Any = None
         self.error: BaseException | None = None
-        self.render_mode = "blocks"
+        # Half blocks need colour; with NO_COLOR the shading ramp keeps digits readable.
+        self.render_mode = "shade" if os.environ.get("NO_COLOR") else "blocks"
         self._exit_after_training = False
         self._interrupted = False
         self._run_started = False
