@@ -7,9 +7,12 @@ file behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 # mkstemp creates 0600 files; results should get the usual permissions (0666 minus umask).
 _umask = os.umask(0)
@@ -17,15 +20,19 @@ os.umask(_umask)
 FILE_MODE = 0o666 & ~_umask
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+@contextlib.contextmanager
+def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
+    """Open ``path`` for binary writing so readers see the old file or the new one, never a mix.
+
+    Writes go to a temporary file in the same folder, which is fsynced and renamed over
+    ``path`` when the block ends without an exception (and removed when it raises), so large
+    outputs can be streamed without holding them in memory.
 
     Args:
         path: destination; its folder is created if needed.
-        data: the complete new contents.
 
-    Returns:
-        The destination path.
+    Yields:
+        A binary file object.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +40,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -48,7 +55,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.close(dir_fd)
     except OSError:
         pass
-    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see ``atomic_open``); return the path."""
+    with atomic_open(path) as f:
+        f.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -63,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from aecli.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from aecli.errors import DataError, SecurityError
 
 __all__ = [
@@ -525,28 +526,8 @@ def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     Uncompressed on purpose: this is a cache whose point is load speed (notMNIST_large decoded is
     415 MB and loads in a fraction of a second from the page cache).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 @contextmanager
@@ -703,16 +684,7 @@ def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = No
     raw = struct.pack(f">I{a.ndim}I", 0x0800 | a.ndim, *a.shape) + a.tobytes()
     if compress if compress is not None else path.suffix == ".gz":
         raw = gzip.compress(raw, compresslevel=6, mtime=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, raw)
 
 
 def _check_labels(labels: np.ndarray, path: Path, n_classes: int) -> None:
@@ -1826,7 +1798,7 @@ def _download_set(
                 # No published hash: record the one of this first download so that later uses
                 # can tell if the cached copy changed.
                 sha = _sha256_file(staged)
-                _atomic_write_text(dest / f"{rf.name}.sha256", f"{sha}  {rf.name}\n")
+                atomic_write_text(dest / f"{rf.name}.sha256", f"{sha}  {rf.name}\n")
                 report(f"{rf.name}: {rf.size:,} bytes as expected; sha256 {sha} recorded")
             os.replace(staged, dest / rf.name)
         return dest
