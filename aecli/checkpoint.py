@@ -58,7 +58,9 @@ class Checkpoint:
         return self.path.parent
 
 
-def save_checkpoint(path: str | Path, *, model: Any, opt_state: Any, header: dict[str, Any]) -> Path:
+def save_checkpoint(
+    path: str | Path, *, model: Any, opt_state: Any, header: dict[str, Any]
+) -> Path:
     """Serialise ``(model, opt_state)`` behind a JSON header, atomically.
 
     Args:

@@ -84,7 +84,7 @@ class Config:
         return _jsonable(dataclasses.asdict(self))
 
     def replace(self, **overrides: Any) -> Config:
-        """Return a copy with dotted-key overrides, e.g. ``{"train.epochs": 3}``; None is skipped."""
+        """Return a copy with dotted-key overrides (``{"train.epochs": 3}``); None is skipped."""
         return apply_overrides(self, {k: v for k, v in overrides.items() if v is not None})
 
 
@@ -212,7 +212,9 @@ def validate(config: Config) -> None:
             f"got {m.activation!r}"
         )
     if not (math.isfinite(m.init_std) and m.init_std > 0):
-        raise ConfigError(f"config key 'model.init_std' must be a positive number, got {m.init_std}")
+        raise ConfigError(
+            f"config key 'model.init_std' must be a positive number, got {m.init_std}"
+        )
     if t.epochs <= 0:
         raise ConfigError(f"config key 'train.epochs' must be at least 1, got {t.epochs}")
     if t.batch_size <= 0:

@@ -123,4 +123,12 @@ class TrainControl:
         return self.stop_event.is_set()
 
 
-Event = RunStarted | Compiling | EpochProgress | EpochEnd | CheckpointSaved | TrainingFinished | TrainingStopped
+Event = (
+    RunStarted
+    | Compiling
+    | EpochProgress
+    | EpochEnd
+    | CheckpointSaved
+    | TrainingFinished
+    | TrainingStopped
+)
