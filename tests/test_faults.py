@@ -108,28 +108,42 @@ def test_signal_saves_and_resume_is_bit_for_bit(
 
 
 def _kill_trials(n: int, seed: int, tiny_mnist_dir: Path, tmp_path: Path, reference: Path):
-    """Start training, SIGKILL it after a seeded random delay, then load and resume it."""
+    """Start training, SIGKILL it at a seeded random moment, then load and resume it.
+
+    Every fifth kill lands during start-up (imports, data, compile: a few seconds); the others
+    land while the 60 tiny epochs run (~3 s, mostly the two checkpoint writes per epoch), so
+    some hit a checkpoint write mid-way, which shows as a temporary file left behind.
+
+    Returns:
+        One outcome per trial: where the kill landed.
+    """
     rng = random.Random(seed)
     outcomes = []
     for trial in range(n):
         run = tmp_path / f"k{trial}"
         proc = _spawn(_train_argv(tiny_mnist_dir, run, EPOCHS))
-        # Start-up (imports, data, compile) takes ~2-4 s and the 60 epochs ~3 s, mostly checkpoint
-        # writes, so delays spread over 0.5-7 s land in start-up, mid-epoch and
-        # mid-write alike.
-        time.sleep(rng.uniform(0.5, 7.0))
+        if trial % 5 == 0:
+            time.sleep(rng.uniform(0.2, 3.0))
+        else:
+            deadline = time.monotonic() + 120
+            while not (run / LATEST).exists() and proc.poll() is None:
+                assert time.monotonic() < deadline, "training never started"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 3.0))
         proc.kill()
         proc.communicate()
+        mid_write = bool(list(run.glob(".*.tmp"))) if run.exists() else False
         if not (run / LATEST).exists():
-            outcomes.append("before-first-checkpoint")
-            # A run killed before any checkpoint can simply be started again.
+            outcomes.append("start-up")
+            # A run killed before its first checkpoint can simply be started again.
             result = runner.invoke(app, _train_argv(tiny_mnist_dir, run, EPOCHS))
             assert result.exit_code == 0, result.output
         else:
             ckpt = load_checkpoint(run, with_optimizer=True)  # never half-written
             if (run / BEST).exists():  # absent if killed between the first two writes
                 load_checkpoint(run, which=BEST)
-            outcomes.append(f"epoch-{ckpt.epoch}")
+            where = "finished" if ckpt.epoch == EPOCHS else f"epoch {ckpt.epoch}"
+            outcomes.append(where + (", mid-write" if mid_write else ""))
             result = runner.invoke(app, ["train", "--resume", str(run), "--quiet", "--offline"])
             assert result.exit_code == 0, (trial, result.output)
         assert not list(run.glob(".*.tmp")), "a temporary checkpoint file was left behind"
