@@ -233,8 +233,8 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"config key 'train.chunks_per_epoch' must be at least 1, got {t.chunks_per_epoch}"
         )
-    if t.seed < 0:
-        raise ConfigError(f"config key 'train.seed' must be >= 0, got {t.seed}")
+    if not 0 <= t.seed < 2**32:
+        raise ConfigError(f"config key 'train.seed' must be in 0..4294967295, got {t.seed}")
     check_grid(g.low, g.high, g.step, key="grid")
 
 

@@ -1163,6 +1163,9 @@ def _no_objects(dtype: np.dtype, path: Path) -> np.dtype:
     return dtype
 
 
+_NDARRAY = object()  # what a pickle gets for numpy.ndarray: a token, not callable
+
+
 def _allowed_globals(path: Path) -> dict[tuple[str, str], Any]:
     """The only callables a pickle may name: numpy array/dtype rebuilders, each wrapped."""
     reconstruct = _np_attr(
@@ -1172,12 +1175,12 @@ def _allowed_globals(path: Path) -> dict[tuple[str, str], Any]:
     frombuffer = _np_attr("numpy._core.numeric._frombuffer", "numpy.core.numeric._frombuffer")
 
     def _reconstruct(cls: Any, shape: Any, typecode: Any) -> np.ndarray:
-        if cls is not np.ndarray:  # an ndarray subclass could run code in __array_finalize__
+        if cls is not _NDARRAY:  # an ndarray subclass could run code in __array_finalize__
             raise SecurityError(
                 f"{path}: refusing to load: the pickle rebuilds an ndarray subclass (nothing was "
                 "run): save plain numpy arrays, or convert the file to .npz"
             )
-        return reconstruct(cls, shape, typecode)
+        return reconstruct(np.ndarray, shape, typecode)
 
     def _dtype(obj: Any, align: bool = False, copy: bool = False) -> np.dtype:
         return _no_objects(np.dtype(obj, align=align, copy=copy), path)
@@ -1199,7 +1202,9 @@ def _allowed_globals(path: Path) -> dict[tuple[str, str], Any]:
         allowed[(f"{core}.multiarray", "_reconstruct")] = _reconstruct
         allowed[(f"{core}.multiarray", "scalar")] = _scalar
         allowed[(f"{core}.numeric", "_frombuffer")] = _frombuffer
-    allowed[("numpy", "ndarray")] = np.ndarray
+    # numpy.ndarray appears in real pickles only as _reconstruct's first argument. A token stands
+    # in for it, so a pickle cannot call ndarray((10**12,)) itself to exhaust memory.
+    allowed[("numpy", "ndarray")] = _NDARRAY
     allowed[("numpy", "dtype")] = _dtype
     return allowed
 
@@ -1263,7 +1268,7 @@ def restricted_load(path: str | Path) -> Any:
             obj = _RestrictedUnpickler(f, path).load()
     except DataError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError) as e:
+    except (Exception, MemoryError, RecursionError) as e:  # malformed opcodes fail in many ways
         raise _bad(
             path,
             f"not a readable pickle, or truncated ({type(e).__name__}: {e})",

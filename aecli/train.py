@@ -904,13 +904,15 @@ def train(
                 run_dir, completed, "interrupted", "interrupted during epoch", completed + 1
             )
             return
-        save_loss_curve(
-            run_dir,
-            metrics,
-            title,
-            l2_weight=tc.l2_weight,
-            reference=ORIGINAL_MNIST if _is_original_setup(config, dataset_info) else None,
-        )
+        finally:
+            # Every run, finished or stopped, leaves its loss curve so far.
+            save_loss_curve(
+                run_dir,
+                metrics,
+                title,
+                l2_weight=tc.l2_weight,
+                reference=ORIGINAL_MNIST if _is_original_setup(config, dataset_info) else None,
+            )
         test = None
         if test_split is not None and dataset_info["n_test"]:
             test = _EvalSet(test_split.images, EVAL_BATCH, replicated).evaluate(model, tc.l2_weight)

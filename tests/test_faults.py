@@ -99,6 +99,7 @@ def test_signal_saves_and_resume_is_bit_for_bit(
     assert "Traceback" not in err
     saved = load_checkpoint(run).epoch
     assert 1 <= saved < EPOCHS
+    assert (run / "loss_curve.png").is_file()  # a stopped run keeps its curve so far
     result = runner.invoke(app, ["train", "--resume", str(run), "--quiet", "--offline"])
     assert result.exit_code == 0, result.output
     assert load_checkpoint(run).epoch == EPOCHS

@@ -356,6 +356,22 @@ def test_run_state_refuses_another_config(tmp_path):
     assert cmd.run_state(tmp_path / "new", tiny_config()) == ("new", 0)
 
 
+def test_run_state_refuses_a_run_trained_on_other_data(tmp_path, tiny_mnist):
+    # A run trained offline on the 4,000-image sample must not be passed off as one trained
+    # on the data found now.
+    run_dir = tmp_path / "r"
+    cfg = tiny_config()
+    model = TiedAutoencoder.from_config(cfg.model, key=jax.random.key(0))
+    header = {"config": cfg.to_dict(), "epoch": 2, "dataset": {"n_train": 4000, "source": "x"}}
+    save_checkpoint(run_dir / "latest.ckpt", model=model, opt_state=None, header=header)
+    with pytest.raises(Exception, match="trained on 4,000 images"):
+        cmd.run_state(run_dir, cfg, tiny_mnist)
+    n = len(tiny_mnist["train"].images)
+    header["dataset"]["n_train"] = n
+    save_checkpoint(run_dir / "latest.ckpt", model=model, opt_state=None, header=header)
+    assert cmd.run_state(run_dir, cfg, tiny_mnist) == ("reuse", 2)
+
+
 def test_experiment_bad_config_one_line(tmp_path):
     assert "not found" in fails_one_line("experiment", tmp_path / "none.toml")
 

@@ -94,6 +94,15 @@ def _npz(root: Path, **arrays: np.ndarray) -> Path:
     return p
 
 
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+# protocol 2: GLOBAL numpy.ndarray, MARK, LONG1 10**12, TUPLE, REDUCE, STOP
+_HUGE_NDARRAY_PICKLE = b"\x80\x02cnumpy\nndarray\n(\x8a\x05\x00\x10\xa5\xd4\xe8tR."
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, ("touch PWNED",))
@@ -218,6 +227,19 @@ CASES: list[Case] = [
                 (t / "notMNIST.pickle").write_bytes(pickle.dumps({"train_dataset": _Evil()}))
                 and t / "notMNIST.pickle"
             )
+        ),
+        ("notMNIST.pickle",),
+    ),
+    Case(
+        "pickle-huge-ndarray",
+        # numpy.ndarray((10**12,)) called by the pickle itself: 7 TiB, if it were allowed.
+        _dataset_path(lambda t: _write(t / "notMNIST.pickle", _HUGE_NDARRAY_PICKLE)),
+        ("notMNIST.pickle",),
+    ),
+    Case(
+        "pickle-malformed-build",
+        _dataset_path(
+            lambda t: _write(t / "notMNIST.pickle", b"\x80\x02}}(X\x01\x00\x00\x00aK\x01ub.")
         ),
         ("notMNIST.pickle",),
     ),
@@ -356,6 +378,12 @@ RUN_CASES: list[tuple[str, RunBuild, tuple[str, ...], int]] = [
     ("gen-between-out-of-range", _on_run("generate", "--between", "0", "999999"), ("999999",), 1),
     ("recon-n-too-large", _on_run("reconstruct", "--n", "999999"), ("999999",), 1),
     ("tsne-n-too-large", _on_run("tsne", "--n", "999999"), ("999999",), 1),
+    (
+        "cli-resume-checkpoint-file",
+        lambda run, tmp: ["train", "--resume", str(run / "best.ckpt")],
+        ("--resume",),
+        2,
+    ),
     ("embed-unknown-split", _on_run("embed", "--split", "holdout"), ("holdout",), 2),
 ]
 

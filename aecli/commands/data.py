@@ -223,7 +223,7 @@ def show_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Figure to write (.png, .svg or .pdf)."),
     split: str = typer.Option("train", "--split", help="train, validation or test."),
     n: int = typer.Option(100, "--n", min=1, max=400, help="Number of images (1-400)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random sample."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed of the random sample."),
     data_dir: Path | None = _DATA_DIR,
     offline: bool = _OFFLINE,
     as_json: bool = _JSON,

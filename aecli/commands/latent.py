@@ -41,7 +41,9 @@ DATA_DIR_OPT = typer.Option(
 )
 OFFLINE_OPT = typer.Option(False, "--offline", help="Never download; use local files or defaults.")
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else.")
-SEED_OPT = typer.Option(0, "--seed", help="Seed for sampling, subsampling and t-SNE.")
+SEED_OPT = typer.Option(
+    0, "--seed", min=0, max=2**32 - 1, help="Seed for sampling, subsampling and t-SNE."
+)
 
 
 def _split_opt(default: str) -> Any:
@@ -842,11 +844,12 @@ def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_state(run_dir: Path, config: Any) -> tuple[str, int]:
+def run_state(run_dir: Path, config: Any, splits: Any = None) -> tuple[str, int]:
     """``("new" | "resume" | "reuse", epochs done)`` for training ``config`` into ``run_dir``.
 
     Raises:
-        TrainingError: the directory holds a run of another configuration.
+        TrainingError: the directory holds a run of another configuration, or one trained on
+            other data than ``splits`` (say the embedded sample, now that full MNIST is found).
     """
     from aecli.checkpoint import LATEST, read_header
     from aecli.errors import TrainingError
@@ -866,6 +869,14 @@ def run_state(run_dir: Path, config: Any) -> tuple[str, int]:
         raise TrainingError(
             f"{run_dir} holds a run with another configuration (differs in {', '.join(diff)}): "
             "pass --run-dir NEW_DIR, or delete that directory to retrain"
+        )
+    trained_on = header.get("dataset", {})
+    if splits is not None and trained_on.get("n_train") not in (None, len(splits["train"].images)):
+        raise TrainingError(
+            f"{run_dir} was trained on {trained_on['n_train']:,} images "
+            f"({trained_on.get('source') or 'another source'}), but the data found now has "
+            f"{len(splits['train'].images):,} ({splits.source}): pass --run-dir NEW_DIR to train "
+            "on this data, or point at the data the run was trained on"
         )
     epoch = int(header.get("epoch", 0))
     return ("reuse" if epoch >= config.train.epochs else "resume"), epoch
@@ -903,7 +914,7 @@ def train_for_experiment(config: Any, run_dir: Path, splits: Any, update: Any) -
     from aecli.errors import TrainingError
     from aecli.train import train
 
-    state, done = run_state(run_dir, config)
+    state, done = run_state(run_dir, config, splits)
     if state == "reuse":
         notice(f"reusing the finished run in {run_dir} ({done} epochs)")
         return state

@@ -233,7 +233,9 @@ def train_command(
     l2_weight: Annotated[
         float | None, typer.Option("--l2-weight", help="Weight of the squared-code penalty.")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", min=0, help="PRNG seed.")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="PRNG seed.")
+    ] = None,
     dataset: Annotated[
         str | None,
         typer.Option("--dataset", help="mnist, notmnist, letters, or a path to data files."),
@@ -253,7 +255,11 @@ def train_command(
     ] = None,
     run_dir: Annotated[
         Path | None,
-        typer.Option("--run-dir", help="Run directory (default runs/<name>).", show_default=False),
+        typer.Option(
+            "--run-dir",
+            help="Run directory (default runs/<name>, or runs/<name>-2... if that holds a run).",
+            show_default=False,
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Run name (default: config's).")
@@ -302,6 +308,12 @@ def train_command(
             )
         from aecli.checkpoint import LATEST, read_header, resolve_path
 
+        if resume.is_file():  # a checkpoint file: its run directory is what resumes
+            raise typer.BadParameter(
+                f"{resume} is a file: pass its run directory ({resume.parent}); a run always "
+                "resumes from its latest.ckpt",
+                param_hint="--resume",
+            )
         header, _ = read_header(resolve_path(resume, which=LATEST))
         config = _apply(from_dict(header["config"]), given)
         target = resume
