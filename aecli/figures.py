@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aecli.atomic import atomic_write_bytes
+from aecli.textart import CLASS_COLORS
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
@@ -99,20 +100,9 @@ def sample_sheet(
 # Latent-space figures (reconstructions, embeddings, decode grids, interpolation, comparison)
 # --------------------------------------------------------------------------------------------
 
-# Qualitative palette for up to 10 classes: matplotlib's tab10 (ten distinct hues that read
-# on white, the same as the text art's CLASS_COLORS); more classes use tab20.
-_TAB10 = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
+# Qualitative palette for up to 10 classes: matplotlib's tab10, shared with the text art so
+# the terminal and the PNGs colour classes alike; more classes use tab20.
+_TAB10 = CLASS_COLORS
 
 
 def class_colors(n_classes: int) -> list[tuple[float, float, float, float]]:
