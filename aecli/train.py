@@ -519,62 +519,13 @@ def _append_metrics(run_dir: Path, line: dict[str, Any]) -> None:
 ORIGINAL_MNIST = {1: 52.76, 67: 31.38}
 
 
-def loss_curve(
-    metrics: list[dict[str, Any]],
-    *,
-    title: str = "training loss",
-    l2_weight: float = 0.1,
-    reference: dict[int, float] | None = None,
-    reference_label: str = "original (TensorFlow)",
-):
-    """Figure of training and validation loss per image against epoch.
-
-    Args:
-        metrics: the run's metrics lines (``epoch``, ``train_loss``, ``val_loss``).
-        title: figure title (say the dataset).
-        l2_weight: the code penalty's weight, for the axis label.
-        reference: optional ``{epoch: loss}`` points to mark (the original's printed figures).
-        reference_label: legend entry of those points.
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    epochs = [m["epoch"] for m in metrics]
-    ax.plot(epochs, [m["train_loss"] for m in metrics], label="training (mean over the epoch)")
-    val = [(m["epoch"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
-    if val:
-        best_epoch, best = min(val, key=lambda p: p[1])
-        ax.plot(
-            *zip(*val, strict=True),
-            label=f"validation (end of epoch); best {best:.2f} at epoch {best_epoch}",
-        )
-        ax.scatter([best_epoch], [best], color="C1", zorder=3, s=18)
-    if reference:
-        ax.scatter(
-            list(reference),
-            list(reference.values()),
-            marker="x",
-            color="k",
-            zorder=4,
-            label=f"{reference_label}: "
-            + ", ".join(f"{v:g} at {k}" for k, v in sorted(reference.items())),
-        )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"loss per image (squared error + {l2_weight:g} |code|²)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
 def save_loss_curve(
     run_dir: Path, metrics: list[dict[str, Any]], title: str, **kwargs: Any
 ) -> Path | None:
     """Write ``RUN_DIR/loss_curve.png`` (atomically); None when there is nothing to plot."""
     if not metrics:
         return None
-    from aecli.figures import save_figure
+    from aecli.figures import loss_curve, save_figure
 
     return save_figure(loss_curve(metrics, title=title, **kwargs), run_dir / LOSS_CURVE)
 

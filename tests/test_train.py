@@ -21,6 +21,7 @@ from aecli import events as ev
 from aecli.checkpoint import BEST, LATEST, load_checkpoint, read_header
 from aecli.config import Config
 from aecli.errors import ConfigError, TrainingError
+from aecli.figures import loss_curve
 from aecli.model import TiedAutoencoder, preprocess
 from aecli.train import (
     TRACE_COUNTS,
@@ -28,7 +29,6 @@ from aecli.train import (
     evaluate,
     evaluate_parts,
     flops_per_image,
-    loss_curve,
     loss_fn,
     make_optimizer,
     read_metrics,
