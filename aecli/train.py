@@ -525,7 +525,7 @@ def save_loss_curve(
     """Write ``RUN_DIR/loss_curve.png`` (atomically); None when there is nothing to plot."""
     if not metrics:
         return None
-    from aecli.figures import loss_curve, save_figure
+    from aecli.render.figures import loss_curve, save_figure
 
     return save_figure(loss_curve(metrics, title=title, **kwargs), run_dir / LOSS_CURVE)
 
