@@ -693,7 +693,7 @@ class AecliApp(App[Any]):
         if not self.training_active:
             return
         if self.control.paused:
-            self.control.resume()
+            self.control.unpause()
             self._progress["t0"] = None  # measure the speed afresh, without the pause
             self._status("resumed", busy=True)
         else:
