@@ -68,36 +68,55 @@ class CodeGrid:
 
 
 def grid_axis(
-    low: float, high: float, step: float | None = None, size: int | None = None
+    low: float,
+    high: float,
+    step: float | None = None,
+    size: int | None = None,
+    *,
+    key: str = "grid",
 ) -> np.ndarray:
     """Evenly spaced values from ``low`` to ``high`` inclusive, by ``step`` or ``size`` points.
+
+    Args:
+        low, high: the range, both included.
+        step, size: the spacing, or the number of points (exactly one of them).
+        key: what the values came from, to start error messages with (an option, a config key).
 
     Raises:
         ConfigError: ``low >= high``, ``step <= 0`` or larger than the range, both or neither
             of ``step`` and ``size``, or ``size < 2``.
     """
     if (step is None) == (size is None):
-        raise ConfigError("grid: give either a step or a size, not both")
+        raise ConfigError(f"{key}: give either a step or a size, not both")
     if size is not None:
         if size < 2 or size > 200:
-            raise ConfigError(f"grid: size must be between 2 and 200 codes per axis, got {size}")
-        check_grid(low, high, (high - low) / (size - 1))
+            raise ConfigError(f"{key}: size must be between 2 and 200 codes per axis, got {size}")
+        check_grid(low, high, (high - low) / (size - 1), key=key)
         return np.round(np.linspace(low, high, size), 10)
-    check_grid(low, high, float(step))
+    check_grid(low, high, float(step), key=key)
     values = grid_values(low, high, float(step))
     if len(values) > 200:
         raise ConfigError(
-            f"grid: {low}..{high} by {step} gives {len(values)} codes per axis (at most 200): "
+            f"{key}: {low}..{high} by {step} gives {len(values)} codes per axis (at most 200): "
             "use a larger step"
         )
     return np.asarray(values, dtype=np.float64)
 
 
 def code_grid(
-    low: float, high: float, step: float | None = None, *, size: int | None = None
+    low: float,
+    high: float,
+    step: float | None = None,
+    *,
+    size: int | None = None,
+    key: str = "grid",
 ) -> CodeGrid:
-    """The square grid of codes over ``[low, high]^2`` (see the module docstring for layout)."""
-    xs = grid_axis(low, high, step, size)
+    """The square grid of codes over ``[low, high]^2`` (see the module docstring for layout).
+
+    Raises:
+        ConfigError: as ``grid_axis``, the message starting with ``key``.
+    """
+    xs = grid_axis(low, high, step, size, key=key)
     ys = xs[::-1].copy()
     gx, gy = np.meshgrid(xs, ys)  # gx[r, c] = xs[c], gy[r, c] = ys[r]
     return CodeGrid(xs, ys, np.stack([gx, gy], axis=-1).astype(np.float32))

@@ -442,3 +442,27 @@ def comparison_figure(
     )
     fig.suptitle(title, fontsize=12)
     return fig
+
+
+def frame_cells(fig: Figure) -> None:
+    """Draw a thin grey frame around every image of a sample sheet.
+
+    notMNIST glyphs fill their 28x28 frame edge to edge; without a frame, neighbouring images
+    on the white page run into each other and a reader cannot tell where one ends.
+    """
+    from matplotlib.patches import Rectangle
+
+    for ax in fig.axes:
+        if ax.images:
+            ax.add_patch(
+                Rectangle(
+                    (0, 0),
+                    1,
+                    1,
+                    transform=ax.transAxes,
+                    fill=False,
+                    edgecolor="0.6",
+                    linewidth=0.6,
+                    clip_on=False,
+                )
+            )

@@ -8,11 +8,13 @@ stdout holds exactly one JSON object.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+
+from aecli.cli.options import CatalogDataDir, CatalogJson, CatalogOffline, split_choices
+from aecli.cli.output import notice, print_json
 
 data_app = typer.Typer(
     name="data",
@@ -21,19 +23,6 @@ data_app = typer.Typer(
     add_completion=False,
 )
 
-_DATA_DIR = typer.Option(
-    None,
-    "--data-dir",
-    help="Folder holding mnist/ and notmnist/ (as ../shared/data), looked at before the cache. "
-    "Default: $AECLI_DATA_DIR.",
-    show_default=False,
-)
-_OFFLINE = typer.Option(
-    False,
-    "--offline",
-    help="Never download (also AECLI_OFFLINE=1): local files, else the embedded default.",
-)
-_JSON = typer.Option(False, "--json", help="Print one JSON object on stdout; notices go to stderr.")
 _FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
@@ -42,16 +31,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")
 
 
-def _notice(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _print_json(obj: dict[str, Any]) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
-
-
 def _split_counts(counts: dict[str, int]) -> str:
-    return " / ".join(f"{counts[s]:,} {s}" for s in ("train", "validation", "test") if s in counts)
+    from aecli.data import SPLITS
+
+    return " / ".join(f"{counts[s]:,} {s}" for s in SPLITS if s in counts)
 
 
 def _files_bytes(paths: list[str] | tuple[Any, ...]) -> int:
@@ -67,9 +50,9 @@ def _files_bytes(paths: list[str] | tuple[Any, ...]) -> int:
 
 @data_app.command("list")
 def list_cmd(
-    data_dir: Path | None = _DATA_DIR,
-    offline: bool = _OFFLINE,
-    as_json: bool = _JSON,
+    data_dir: CatalogDataDir = None,
+    offline: CatalogOffline = False,
+    as_json: CatalogJson = False,
 ) -> None:
     """Every dataset: the source that would be used, its split sizes, the cache path.
 
@@ -84,29 +67,8 @@ def list_cmd(
         src, notices = D.locate(name, data_dir, offline)
         short[name] = _short_source(src)
         for line in notices:
-            _notice(line)
-        if src.origin == "download":
-            size = sum(f.size for f in entry.downloads)
-            host = entry.downloads[0].urls[0].split("/")[2]
-            out[name] = {
-                "name": name,
-                "source": f"not local: `aecli data download {name}` fetches {size / 1e6:.1f} MB "
-                f"from {host} into {src.path}",
-                "origin": "download",
-                "splits": dict(entry.expected),
-                "expected": True,
-                "class_names": list(entry.class_names),
-                "files": [str(p) for p in src.files],
-                "size_bytes": size,
-            }
-            continue
-        splits = D.read_source(src, _notice)
-        summary = splits.summary()
-        summary["expected"] = False
-        summary["size_bytes"] = _files_bytes(summary["files"])
-        if src.also:
-            summary["also_present"] = list(src.also)
-        out[name] = summary
+            notice(line)
+        out[name] = _describe(name, entry, src)
     result = {
         "command": "data list",
         "cache_dir": str(D.cache_dir()),
@@ -115,10 +77,64 @@ def list_cmd(
         "datasets": out,
     }
     if as_json:
-        _print_json(result)
+        print_json(result, indent=2)
         return
-    from rich import box
+    _print_list(result, short, data_dir)
+
+
+def _describe(name: str, entry: Any, src: Any) -> dict[str, Any]:
+    """One dataset's row: a local source read and summarised, or what a download would fetch."""
+    from aecli import data as D
+
+    if src.origin == "download":
+        size = sum(f.size for f in entry.downloads)
+        host = entry.downloads[0].urls[0].split("/")[2]
+        return {
+            "name": name,
+            "source": f"not local: `aecli data download {name}` fetches {size / 1e6:.1f} MB "
+            f"from {host} into {src.path}",
+            "origin": "download",
+            "splits": dict(entry.expected),
+            "expected": True,
+            "class_names": list(entry.class_names),
+            "files": [str(p) for p in src.files],
+            "size_bytes": size,
+        }
+    summary = D.read_source(src, notice).summary()
+    summary["expected"] = False
+    summary["size_bytes"] = _files_bytes(summary["files"])
+    if src.also:
+        summary["also_present"] = list(src.also)
+    return summary
+
+
+def _print_list(result: dict[str, Any], short: dict[str, str], data_dir: Path | None) -> None:
+    """The datasets as a table, one line per source, then the cache and data folders."""
     from rich.console import Console
+
+    out = result["datasets"]
+    console = Console(highlight=False)
+    console.print(_table(out, short))
+    for name, row in out.items():
+        size = f", {row['size_bytes'] / 1e6:.1f} MB" if row["size_bytes"] else ""
+        classes = row["class_names"]
+        line = f"{name}: {row['source']}" + (
+            "" if row["expected"] else f" [classes {classes[0]}-{classes[-1]}{size}]"
+        )
+        if row.get("also_present"):
+            line += f"; also present, not used: {', '.join(row['also_present'])}"
+        console.print(line, soft_wrap=True, markup=False)
+    if any(row["expected"] for row in out.values()):
+        console.print("* expected sizes: the dataset is not local yet")
+    console.print(f"cache: {result['cache_dir']}", soft_wrap=True, markup=False)
+    where = (
+        f"{data_dir} (--data-dir)" if data_dir else "none (pass --data-dir or set AECLI_DATA_DIR)"
+    )
+    console.print(f"data dir: {where}", soft_wrap=True, markup=False)
+
+
+def _table(out: dict[str, Any], short: dict[str, str]) -> Any:
+    from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
@@ -141,24 +157,7 @@ def list_cmd(
             f"{counts['validation']:,}",
             f"{counts['test']:,}",
         )
-    console = Console(highlight=False)
-    console.print(table)
-    for name, row in out.items():
-        size = f", {row['size_bytes'] / 1e6:.1f} MB" if row["size_bytes"] else ""
-        classes = row["class_names"]
-        line = f"{name}: {row['source']}" + (
-            "" if row["expected"] else f" [classes {classes[0]}-{classes[-1]}{size}]"
-        )
-        if row.get("also_present"):
-            line += f"; also present, not used: {', '.join(row['also_present'])}"
-        console.print(line, soft_wrap=True, markup=False)
-    if any(row["expected"] for row in out.values()):
-        console.print("* expected sizes: the dataset is not local yet")
-    console.print(f"cache: {result['cache_dir']}", soft_wrap=True, markup=False)
-    where = (
-        f"{data_dir} (--data-dir)" if data_dir else "none (pass --data-dir or set AECLI_DATA_DIR)"
-    )
-    console.print(f"data dir: {where}", soft_wrap=True, markup=False)
+    return table
 
 
 def _short_source(src: Any) -> str:
@@ -176,13 +175,16 @@ def _short_source(src: Any) -> str:
 
 @data_app.command("download")
 def download_cmd(
-    name: str = typer.Argument(..., help="mnist or notmnist (letters is generated locally)."),
-    large: bool = typer.Option(
-        False, "--large", help="notmnist: fetch notMNIST_large (247 MB) instead of notMNIST_small."
-    ),
-    data_dir: Path | None = _DATA_DIR,
-    offline: bool = _OFFLINE,
-    as_json: bool = _JSON,
+    name: Annotated[str, typer.Argument(help="mnist or notmnist (letters is generated locally).")],
+    large: Annotated[
+        bool,
+        typer.Option(
+            "--large", help="notmnist: fetch notMNIST_large (247 MB) instead of notMNIST_small."
+        ),
+    ] = False,
+    data_dir: CatalogDataDir = None,
+    offline: CatalogOffline = False,
+    as_json: CatalogJson = False,
 ) -> None:
     """Fetch a dataset into the cache, or say which local files already satisfy it.
 
@@ -196,16 +198,17 @@ def download_cmd(
         raise typer.BadParameter(
             f"{name!r} is not a downloadable dataset: use mnist or notmnist", param_hint="NAME"
         )
-    result = D.download(key, data_dir, offline, _notice, large=large)
+    result = D.download(key, data_dir, offline, notice, large=large)
     summary = dict(result["dataset"])
     summary.update(action=result["action"], path=result["path"])
     if as_json:
-        _print_json(
+        print_json(
             {
                 "command": "data download",
                 "cache_dir": str(D.cache_dir()),
                 "datasets": {result["name"]: summary},
-            }
+            },
+            indent=2,
         )
         return
     verb = {"present": "already present", "downloaded": "downloaded", "generated": "generated"}
@@ -217,26 +220,31 @@ def download_cmd(
 
 @data_app.command("show")
 def show_cmd(
-    name: str = typer.Argument(
-        ..., help="mnist, notmnist, letters (letters:N), or a path to a dataset file or folder."
-    ),
-    out: Path = typer.Option(..., "--out", "-o", help="Figure to write (.png, .svg or .pdf)."),
-    split: str = typer.Option("train", "--split", help="train, validation or test."),
-    n: int = typer.Option(100, "--n", min=1, max=400, help="Number of images (1-400)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed of the random sample."),
-    data_dir: Path | None = _DATA_DIR,
-    offline: bool = _OFFLINE,
-    as_json: bool = _JSON,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="mnist, notmnist, letters (letters:N), or a path to a dataset file or folder."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Figure to write (.png, .svg or .pdf).")],
+    split: Annotated[str, typer.Option("--split", help="train, validation or test.")] = "train",
+    n: Annotated[int, typer.Option("--n", min=1, max=400, help="Number of images (1-400).")] = 100,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the random sample.")
+    ] = 0,
+    data_dir: CatalogDataDir = None,
+    offline: CatalogOffline = False,
+    as_json: CatalogJson = False,
 ) -> None:
     """Write a sample sheet: random images of one split with their labels.
 
     The first step of the original experiment: enough images to see what the data looks like,
     and the label noise of notMNIST.
     """
-    if split not in ("train", "validation", "test"):
-        raise typer.BadParameter(
-            f"{split!r}: choose train, validation or test", param_hint="--split"
-        )
+    from aecli.data import SPLITS
+
+    if split not in SPLITS:
+        raise typer.BadParameter(f"{split!r}: choose {split_choices()}", param_hint="--split")
     if out.suffix.lower() not in _FIGURE_SUFFIXES:
         raise typer.BadParameter(
             f"{out.name}: the figure must end in {', '.join(_FIGURE_SUFFIXES)}", param_hint="--out"
@@ -245,31 +253,24 @@ def show_cmd(
 
     from aecli import data as D
 
-    splits = D.load_dataset(name, data_dir, offline, _notice)
+    splits = D.load_dataset(name, data_dir, offline, notice)
     ds = splits[split]
     rng = np.random.default_rng(seed)
     k = min(n, len(ds))
     pick = np.sort(rng.choice(len(ds), size=k, replace=False))
 
-    from aecli.render.figures import sample_sheet, save_figure
+    from aecli.render.figures import frame_cells, sample_sheet, save_figure
 
-    if splits.origin == "embedded":
-        origin = "embedded default"
-    elif not splits.files:
-        origin = splits.origin
-    elif len(splits.files) == 4 and "ubyte" in splits.files[0]:
-        origin = f"{Path(splits.files[0]).parent.name}/ IDX files"
-    else:
-        origin = Path(splits.files[0]).name
     title = (
-        f"{splits.name} ({origin}), {split} split: {k} random images of {len(ds):,} (seed {seed})"
+        f"{splits.name} ({_origin(splits)}), {split} split: {k} random images of {len(ds):,} "
+        f"(seed {seed})"
     )
     fig = sample_sheet(ds.images[pick], ds.labels[pick], ds.class_names, title=title)
-    _frame_cells(fig)
+    frame_cells(fig)
     path = save_figure(fig, out)
     if as_json:
         summary = splits.summary()
-        _print_json(
+        print_json(
             {
                 "command": "data show",
                 "out": str(path),
@@ -278,31 +279,19 @@ def show_cmd(
                 "seed": seed,
                 "indices": pick.tolist(),
                 "datasets": {splits.name: summary},
-            }
+            },
+            indent=2,
         )
         return
     typer.echo(str(path))
 
 
-def _frame_cells(fig: Any) -> None:
-    """Draw a thin grey frame around every image of a sample sheet.
-
-    notMNIST glyphs fill their 28x28 frame edge to edge; without a frame, neighbouring images
-    on the white page run into each other and a reader cannot tell where one ends.
-    """
-    from matplotlib.patches import Rectangle
-
-    for ax in fig.axes:
-        if ax.images:
-            ax.add_patch(
-                Rectangle(
-                    (0, 0),
-                    1,
-                    1,
-                    transform=ax.transAxes,
-                    fill=False,
-                    edgecolor="0.6",
-                    linewidth=0.6,
-                    clip_on=False,
-                )
-            )
+def _origin(splits: Any) -> str:
+    """Where the sample came from, in a few words for the sheet's title."""
+    if splits.origin == "embedded":
+        return "embedded default"
+    if not splits.files:
+        return splits.origin
+    if len(splits.files) == 4 and "ubyte" in splits.files[0]:
+        return f"{Path(splits.files[0]).parent.name}/ IDX files"
+    return Path(splits.files[0]).name
