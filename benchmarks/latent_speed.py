@@ -46,9 +46,9 @@ def main() -> int:
     import jax
 
     from aecli.checkpoint import load_checkpoint, save_checkpoint
-    from aecli.commands import latent as cmd
     from aecli.config import Config
     from aecli.data import load_dataset
+    from aecli.experiment import jobs
     from aecli.latent import codes, embed, sampling
     from aecli.model import TiedAutoencoder
 
@@ -82,7 +82,8 @@ def main() -> int:
         out = Path(tmp) / "out"
         out.mkdir()
         t0 = time.perf_counter()
-        p = cmd.job_embed(ck, splits, "train", out / "embed.png", grid=True, seed=0, trust_n=4000)
+        r = jobs.embed(ck, splits, "train", out / "embed.png", grid=True, seed=0, trust_n=4000)
+        p = r.to_json()
         embed_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         codes.encode(ck.model, train.images)

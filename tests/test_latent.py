@@ -131,6 +131,17 @@ def test_reconstruct_errors_are_the_loss_pixel_term(model):
     assert r.images.shape == (9, 28, 28)
 
 
+def test_reconstruct_is_decode_of_encode(model):
+    # One implementation: a reconstruction is the decode of the image's code, so the CLI's
+    # reconstructions, its decode grids and the TUI (which calls the same functions) agree.
+    x = images(7)
+    r = codes.reconstruct(model, x)
+    np.testing.assert_allclose(r.images, codes.decode(model, codes.encode(model, x)), atol=1e-6)
+    # the error is of the unclipped decode: larger than the clipped display images' error
+    clipped = ((r.images.reshape(7, -1) - x.reshape(7, -1) / 255.0) ** 2).sum(axis=1)
+    assert np.all(r.errors >= clipped - 1e-4)
+
+
 def test_decode_grid_layout(model):
     g = grid.code_grid(-1.0, 1.0, size=3)
     sheet = grid.decode_grid(model, g)

@@ -373,6 +373,26 @@ def test_run_state_refuses_a_run_trained_on_other_data(tmp_path, tiny_mnist):
     assert experiment_runner.run_state(run_dir, cfg, tiny_mnist) == ("reuse", 2)
 
 
+def test_experiment_handles_every_training_event():
+    # The runner's table must name every event type: dispatcher() refuses a table that misses
+    # one, so a new event type fails here instead of being dropped by the experiment.
+    from aecli import events
+    from aecli.errors import TrainingError
+
+    seen = []
+    table = experiment_runner.training_handlers(lambda *a: seen.append(a), 3, 1)
+    assert set(table) == set(events.EVENT_TYPES)
+    dispatch = events.dispatcher(table)
+    dispatch(events.Compiling())
+    dispatch(events.EpochEnd(2, 3, 41.5, None, 1.0, 100.0, model=None))
+    assert seen == [
+        ("training: compiling the training step with XLA", 1, 3),
+        ("training: epoch 2/3, loss 41.50", 2, 3),
+    ]
+    with pytest.raises(TrainingError, match="stopped at epoch 2: diverged"):
+        dispatch(events.TrainingStopped(2, "diverged", "diverged", None))
+
+
 def test_experiment_bad_config_one_line(tmp_path):
     assert "not found" in fails_one_line("experiment", tmp_path / "none.toml")
 

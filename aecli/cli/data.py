@@ -249,25 +249,11 @@ def show_cmd(
         raise typer.BadParameter(
             f"{out.name}: the figure must end in {', '.join(_FIGURE_SUFFIXES)}", param_hint="--out"
         )
-    import numpy as np
-
     from aecli import data as D
 
     splits = D.load_dataset(name, data_dir, offline, notice)
-    ds = splits[split]
-    rng = np.random.default_rng(seed)
-    k = min(n, len(ds))
-    pick = np.sort(rng.choice(len(ds), size=k, replace=False))
-
-    from aecli.render.figures import frame_cells, sample_sheet, save_figure
-
-    title = (
-        f"{splits.name} ({_origin(splits)}), {split} split: {k} random images of {len(ds):,} "
-        f"(seed {seed})"
-    )
-    fig = sample_sheet(ds.images[pick], ds.labels[pick], ds.class_names, title=title)
-    frame_cells(fig)
-    path = save_figure(fig, out)
+    path, pick = _sample_sheet(splits, split, n, seed, out)
+    k = len(pick)
     if as_json:
         summary = splits.summary()
         print_json(
@@ -284,6 +270,25 @@ def show_cmd(
         )
         return
     typer.echo(str(path))
+
+
+def _sample_sheet(splits: Any, split: str, n: int, seed: int, out: Path) -> tuple[Path, Any]:
+    """Up to ``n`` seeded random images of a split, framed, saved at ``out``; and their indices."""
+    import numpy as np
+
+    from aecli.render.figures import frame_cells, sample_sheet, save_figure
+
+    ds = splits[split]
+    rng = np.random.default_rng(seed)
+    k = min(n, len(ds))
+    pick = np.sort(rng.choice(len(ds), size=k, replace=False))
+    title = (
+        f"{splits.name} ({_origin(splits)}), {split} split: {k} random images of {len(ds):,} "
+        f"(seed {seed})"
+    )
+    fig = sample_sheet(ds.images[pick], ds.labels[pick], ds.class_names, title=title)
+    frame_cells(fig)
+    return save_figure(fig, out), pick
 
 
 def _origin(splits: Any) -> str:

@@ -164,15 +164,9 @@ def tsne(
 ) -> None:
     """t-SNE of the same images (PCA to 50 dimensions first), for comparison with the codes."""
     from aecli.experiment import jobs
-    from aecli.latent.embed import ENGINES
 
     check_split(split)
-    if engine not in ENGINES:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(ENGINES)}, got {engine!r}", param_hint="--engine"
-        )
-    if n is not None and n < 10:
-        raise typer.BadParameter(f"t-SNE needs at least 10 images, got {n}", param_hint="--n")
+    _check_tsne_options(engine, n)
     ck = open_checkpoint(run, checkpoint)
     splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
     with progress_display() as progress:
@@ -193,6 +187,17 @@ def tsne(
             f"trustworthiness {m['trustworthiness']:.4f}"
         )
     emit(p, as_json, lines)
+
+
+def _check_tsne_options(engine: str, n: int | None) -> None:
+    from aecli.latent.embed import ENGINES
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(ENGINES)}, got {engine!r}", param_hint="--engine"
+        )
+    if n is not None and n < 10:
+        raise typer.BadParameter(f"t-SNE needs at least 10 images, got {n}", param_hint="--n")
 
 
 def generate(
@@ -238,25 +243,20 @@ def generate(
     ck = open_checkpoint(run, checkpoint)
     if between is not None:
         splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
-        line = jobs.interpolate(ck, splits, split, between[0], between[1], steps, out)
+        line = jobs.interpolate(ck, splits, split, *between, steps, out)
         if ascii_:
             ascii.strip(console(as_json), line.start, line.decoded, line.end, line.codes)
-        emit(line.to_json(), as_json, [f"wrote {line.png}"])
-        return
+        return emit(line.to_json(), as_json, [f"wrote {line.png}"])
     grid = jobs.resolve_grid(ck, range_, step, size)
     r = jobs.generate(ck, grid, out)
     if ascii_:
         ascii.decode_grid(console(as_json), r.images, grid.xs, grid.ys)
     p = r.to_json()
-    emit(
-        p,
-        as_json,
-        [
-            f"wrote {p['png']}",
-            f"{p['rows']}x{p['cols']} codes from {p['low']:g} to {p['high']:g}, step "
-            f"{p['step']:.3g}; code 1 left to right, code 2 bottom to top",
-        ],
+    sheet = (
+        f"{p['rows']}x{p['cols']} codes from {p['low']:g} to {p['high']:g}, step "
+        f"{p['step']:.3g}; code 1 left to right, code 2 bottom to top"
     )
+    emit(p, as_json, [f"wrote {p['png']}", sheet])
 
 
 def register(app: typer.Typer) -> None:

@@ -211,9 +211,6 @@ def embed(
     figures.save_figure(fig, png)
     t_fig = time.perf_counter() - t1
     m = measures.measure(ds.images, codes, ds.labels, trust_n=trust_n, seed=seed)
-    inside = None
-    if box is not None:
-        inside = float(np.mean(np.all((codes >= g.low) & (codes <= g.high), axis=1)))
     return EmbedResult(
         png=png,
         npz=npz,
@@ -224,9 +221,15 @@ def embed(
         codes=codes,
         measures=m,
         grid_box=box,
-        fraction_inside_grid=inside,
+        fraction_inside_grid=None if box is None else _inside(codes, box),
         seconds={"encode": t_encode, "figure": t_fig, "measures": m.seconds},
     )
+
+
+def _inside(codes: np.ndarray, box: tuple[float, float]) -> float:
+    """Fraction of the codes inside the square ``box`` (the decode grid's range)."""
+    low, high = box
+    return float(np.mean(np.all((codes >= low) & (codes <= high), axis=1)))
 
 
 def tsne(

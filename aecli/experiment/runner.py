@@ -18,6 +18,7 @@ from typing import Any
 from aecli.experiment import jobs
 from aecli.experiment.results import EmbedResult, ExperimentResult, TsneMapResult
 from aecli.latent.embed import ProgressFn
+from aecli.rundir import RunDir
 
 Notice = Callable[[str], None]
 
@@ -142,11 +143,30 @@ def train_run(config: Any, run_dir: Path, splits: Any, progress: ProgressFn, not
     return state
 
 
-@contextmanager
-def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    yield
-    seconds[step] = time.perf_counter() - t0
+class _Steps:
+    """The experiment's numbered steps: ``[k/n] stage`` on the progress line, timed by name."""
+
+    def __init__(self, names: list[str], progress: ProgressFn):
+        self.names = names
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+
+    def announce(self, name: str, stage: str) -> ProgressFn:
+        """Show ``stage`` as step ``name``; returns the step's own progress callback."""
+        k = self.names.index(name)
+
+        def detail(stage: str, done: int = 0, total: int = 0) -> None:
+            self.progress(f"[{k + 1}/{len(self.names)}] {stage}", done, total)
+
+        detail(stage)
+        return detail
+
+    @contextmanager
+    def run(self, name: str, stage: str) -> Iterator[ProgressFn]:
+        """Announce the step, time the block into ``seconds[name]``; yields its callback."""
+        t0 = time.perf_counter()
+        yield self.announce(name, stage)
+        self.seconds[name] = time.perf_counter() - t0
 
 
 def _measures(emb: EmbedResult, ts: TsneMapResult | None, tsne_n: int | None) -> dict[str, Any]:
@@ -185,103 +205,68 @@ def run_experiment(
     names = ["data", "train", "samples", "reconstruct", "embed", "tsne", "generate", "report"]
     if skip_tsne:
         names.remove("tsne")
-
-    def step(stage: str, k: int) -> ProgressFn:
-        def detail(stage: str, done: int = 0, total: int = 0) -> None:
-            progress(f"[{k + 1}/{len(names)}] {stage}", done, total)
-
-        detail(stage)
-        return detail
-
-    seconds: dict[str, float] = {}
-    with _timed(seconds, "data"):
-        step("loading the data", 0)
+    steps = _Steps(names, progress)
+    with steps.run("data", "loading the data"):
         d = config.data
         splits = jobs.load_splits(d.dataset, d.data_dir, d.offline, notice)
-    with _timed(seconds, "train"):
-        trained = train_run(config, run_dir, splits, step("training", 1), notice)
+    with steps.run("train", "training") as detail:
+        trained = train_run(config, run_dir, splits, detail, notice)
     ck = load_checkpoint(run_dir)
-    made = _steps(ck, splits, run_dir, seconds, step, seed=seed, skip_tsne=skip_tsne, tsne_n=tsne_n)
-    step("report", len(names) - 1)
-    result = _result(config, run_dir / report.REPORT, trained, ck, splits, made, seconds, tsne_n)
-    report.write_report(result)
-    return result
-
-
-def _steps(
-    ck: Any,
-    splits: Any,
-    run_dir: Path,
-    seconds: dict[str, float],
-    step: Callable[[str, int], ProgressFn],
-    *,
-    seed: int,
-    skip_tsne: bool,
-    tsne_n: int | None,
-) -> dict[str, Any]:
-    """The figure steps after training, each timed into ``seconds``."""
-    from aecli.latent.grid import code_grid
-
-    made: dict[str, Any] = {"tsne": None}
-    with _timed(seconds, "samples"):
-        step("data sample sheet", 2)
-        made["samples"] = jobs.sample_sheet(splits, run_dir / "samples.png", seed)
-    with _timed(seconds, "reconstruct"):
-        step("reconstructions", 3)
-        n = min(10, len(splits["test"].images))
-        made["reconstruct"] = jobs.reconstruct(ck, splits, "test", n, seed, None)
-    with _timed(seconds, "embed"):
-        step("embedding the training split", 4)
-        made["embed"] = jobs.embed(ck, splits, "train", None, grid=True, seed=seed, trust_n=4000)
-    k = 5
-    if not skip_tsne:
-        with _timed(seconds, "tsne"):
-            made["tsne"] = jobs.tsne(
-                ck, splits, "train", None, n=tsne_n, engine="auto", seed=seed, compare=True,
-                jobs=-1, trust_n=4000, progress=step("t-SNE", k),
-            )  # fmt: skip
-        k += 1
-    with _timed(seconds, "generate"):
-        step("decode grid", k)
-        g = ck.config.grid
-        made["generate"] = jobs.generate(ck, code_grid(g.low, g.high, g.step), None)
-    return made
-
-
-def _result(
-    config: Any,
-    report_path: Path,
-    trained: str,
-    ck: Any,
-    splits: Any,
-    made: dict[str, Any],
-    seconds: dict[str, float],
-    tsne_n: int | None,
-) -> ExperimentResult:
-    from aecli.model import count_parameters
-    from aecli.rundir import RunDir
-
-    return ExperimentResult(
+    made = _figures(steps, ck, splits, run_dir, seed=seed, skip_tsne=skip_tsne, tsne_n=tsne_n)
+    steps.announce("report", "report")
+    result = ExperimentResult(
         name=config.name,
-        run_dir=report_path.parent,
-        report=report_path,
+        run_dir=run_dir,
+        report=run_dir / report.REPORT,
         trained=trained,
         checkpoint=ck.path,
         epoch=ck.epoch,
         dataset=splits.name,
         source=getattr(splits, "source", ""),
-        model={
-            "sizes": list(ck.config.model.sizes),
-            "activation": ck.config.model.activation,
-            "n_params": count_parameters(ck.model),
-            "l2_weight": ck.config.train.l2_weight,
-        },
-        metrics=RunDir(report_path.parent).read_metrics(ck.epoch),
-        samples_png=made["samples"],
-        reconstruct=made["reconstruct"],
-        embed=made["embed"],
-        tsne=made["tsne"],
-        generate=made["generate"],
+        model=_model_facts(ck),
+        metrics=RunDir(run_dir).read_metrics(ck.epoch),
+        **made,
         measures=_measures(made["embed"], made["tsne"], tsne_n),
-        seconds=seconds,
+        seconds=steps.seconds,
     )
+    report.write_report(result)
+    return result
+
+
+def _figures(
+    steps: _Steps, ck: Any, splits: Any, run_dir: Path, *, seed: int, skip_tsne: bool,
+    tsne_n: int | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The steps after training, by ``ExperimentResult`` field: samples to decode grid."""
+    from aecli.latent.grid import code_grid
+
+    made: dict[str, Any] = {"tsne": None}
+    with steps.run("samples", "data sample sheet"):
+        made["samples_png"] = jobs.sample_sheet(splits, run_dir / "samples.png", seed)
+    with steps.run("reconstruct", "reconstructions"):
+        n = min(10, len(splits["test"].images))
+        made["reconstruct"] = jobs.reconstruct(ck, splits, "test", n, seed, None)
+    with steps.run("embed", "embedding the training split"):
+        made["embed"] = jobs.embed(ck, splits, "train", None, grid=True, seed=seed, trust_n=4000)
+    if not skip_tsne:
+        with steps.run("tsne", "t-SNE") as detail:
+            made["tsne"] = jobs.tsne(
+                ck, splits, "train", None, n=tsne_n, engine="auto", seed=seed, compare=True,
+                jobs=-1, trust_n=4000, progress=detail,
+            )  # fmt: skip
+    with steps.run("generate", "decode grid"):
+        g = ck.config.grid
+        made["generate"] = jobs.generate(ck, code_grid(g.low, g.high, g.step), None)
+    return made
+
+
+def _model_facts(ck: Any) -> dict[str, Any]:
+    """What the report says about the model: layer sizes, activation, parameters, L2 weight."""
+    from aecli.model import count_parameters
+
+    return {
+        "sizes": list(ck.config.model.sizes),
+        "activation": ck.config.model.activation,
+        "n_params": count_parameters(ck.model),
+        "l2_weight": ck.config.train.l2_weight,
+    }
