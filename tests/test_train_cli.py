@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aecli.checkpoint import load_checkpoint
-from aecli.cli import app
+from aecli.cli.app import app
 
 runner = CliRunner()
 SUMMARY_KEYS = {

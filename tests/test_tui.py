@@ -457,7 +457,7 @@ def test_pick_samples_takes_the_first_of_each_class():
 def test_tui_modules_do_not_import_jax():
     code = (
         "import sys, aecli.tui.app, aecli.tui.widgets, aecli.tui.screens, aecli.tui.demo, "
-        "aecli.commands.tui; bad = [m for m in ('jax', 'equinox', 'matplotlib') if m in "
+        "aecli.cli.tui; bad = [m for m in ('jax', 'equinox', 'matplotlib') if m in "
         "sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

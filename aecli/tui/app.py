@@ -26,7 +26,6 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from aecli.config import grid_values
 from aecli.events import (
     CheckpointSaved,
     Compiling,
@@ -37,6 +36,7 @@ from aecli.events import (
     TrainingFinished,
     TrainingStopped,
 )
+from aecli.latent.grid import grid_values
 from aecli.tui.backend import Backend, RunSnapshot, read_history
 from aecli.tui.messages import (
     CodesReady,
@@ -693,7 +693,7 @@ class AecliApp(App[Any]):
         if not self.training_active:
             return
         if self.control.paused:
-            self.control.resume()
+            self.control.unpause()
             self._progress["t0"] = None  # measure the speed afresh, without the pause
             self._status("resumed", busy=True)
         else:

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Label, Static
 
-from aecli import textart
+from aecli.render import textart
 from aecli.tui.widgets import (
     RENDER_MODES,
     CodeMap,

@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from aecli import textart
+from aecli.render import textart
 
 RENDER_MODES = textart.MODES
 
