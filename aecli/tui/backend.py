@@ -5,8 +5,9 @@ The app never imports JAX itself: it calls a ``Backend`` whose default members i
 only from worker threads. Pilot tests build a ``Backend`` from a scripted trainer and a numpy
 "model" that already has ``encode``/``decode`` on arrays, so they run without JAX.
 
-A *model view* is anything with ``decode(codes (n, d)) -> images (n, 28, 28) in [0, 1]`` and
-``encode(images uint8 (n, 28, 28)) -> codes (n, d)``, both plain numpy in and out.
+A *model view* is anything with ``decode(codes (n, d)) -> images (n, 28, 28) in [0, 1]``,
+``encode(images uint8 (n, 28, 28)) -> codes (n, d)`` and ``reconstruct(images) -> (images,
+per-image errors)``, all plain numpy in and out.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class ModelView(Protocol):
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """(n, 28, 28) uint8 images -> (n, d) codes."""
+
+    def reconstruct(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 28, 28) uint8 images -> their reconstructions in [0, 1] and per-image errors."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,12 @@ class JaxModelView:
             padded[: len(part)] = part
             out.append(np.asarray(fn(self.model, padded))[: len(part)])
         return np.concatenate(out) if out else np.zeros((0, self.code_dim), np.float32)
+
+    def reconstruct(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reconstructions in [0, 1] and their per-image squared errors."""
+        recons = np.asarray(self.decode(self.encode(images)), np.float32)
+        originals = np.asarray(images, np.float32) / 255.0
+        return recons, ((recons - originals) ** 2).reshape(len(recons), -1).sum(axis=1)
 
 
 def jax_view(model: Any) -> ModelView:

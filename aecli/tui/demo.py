@@ -151,6 +151,11 @@ class FakeModel:
         imgs = np.einsum("nc,chw->nhw", w, TEMPLATES)
         return np.clip(_blur(imgs, max(0, 4 - self.epoch)), 0, 1).astype(np.float32)
 
+    def reconstruct(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        recons = self.decode(self.encode(images))
+        originals = np.asarray(images, np.float32) / 255.0
+        return recons, ((recons - originals) ** 2).reshape(len(recons), -1).sum(axis=1)
+
 
 class ScriptedTrainer:
     """A training loop that yields ``aecli.events`` like ``aecli.train.train`` does.
