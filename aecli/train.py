@@ -48,9 +48,6 @@ should write the run directory (point the others at a scratch ``--run-dir``).
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import functools
-import json
 import math
 import os
 import platform
@@ -68,7 +65,7 @@ import numpy as np
 import optax
 
 from aecli import __version__
-from aecli.atomic import atomic_write_text, remove_stale_temps
+from aecli.atomic import remove_stale_temps
 from aecli.config import Config, ModelConfig, TrainConfig
 from aecli.errors import AecliError, CheckpointError, ConfigError, TrainingError
 from aecli.events import (
@@ -82,32 +79,11 @@ from aecli.events import (
     TrainingStopped,
 )
 from aecli.model import TiedAutoencoder, count_parameters, preprocess
+from aecli.optim import make_optimizer
+from aecli.reference import ORIGINAL
+from aecli.rundir import RunDir
 
-METRICS = "metrics.jsonl"
-CONFIG_JSON = "config.json"
-LOSS_CURVE = "loss_curve.png"
-SUMMARY = "summary.json"
-LOCK = ".lock"
 EVAL_BATCH = 1000
-
-# Reference points for the test error in [0, 1] pixel units (squared error summed over the 784
-# pixels, per image): Hinton & Salakhutdinov (2006), Science 313, Fig. 2 caption.
-HINTON_2006_AUTOENCODER_30D = 3.00
-HINTON_2006_PCA_30D = 13.87
-
-
-def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """Adam with the configured learning rate, exposed as a live hyperparameter.
-
-    One instance per learning rate is kept, so the compiled epoch (which takes the optimizer
-    as a static argument) is reused by every run in a process with the same settings.
-    """
-    return _adam(float(cfg.lr))
-
-
-@functools.lru_cache(maxsize=32)
-def _adam(lr: float) -> optax.GradientTransformation:
-    return optax.inject_hyperparams(optax.adam)(learning_rate=lr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,93 +417,15 @@ def library_versions() -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold an exclusive ``fcntl.flock`` on ``RUN_DIR/.lock`` (released on exit, even on crash).
-
-    Raises:
-        TrainingError: another process (or another training in this one) holds the lock.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    f = open(run_dir / LOCK, "a+")  # noqa: SIM115 - held for the whole block
-    try:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise TrainingError(_in_use(run_dir)) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"{os.getpid()}\n")
-        f.flush()
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-        f.close()
-
-
-def _in_use(run_dir: Path) -> str:
-    try:
-        holder = (run_dir / LOCK).read_text().strip() or "?"
-    except OSError:
-        holder = "?"
-    return (
-        f"run directory {run_dir} is in use by another training (pid {holder} holds "
-        f"{run_dir / LOCK}): wait for it to finish or pass another --run-dir"
-    )
-
-
-def _is_locked(run_dir: Path) -> bool:
-    """True while another training holds ``RUN_DIR/.lock`` (never creates the file)."""
-    try:
-        fd = os.open(run_dir / LOCK, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # closing drops a lock this probe may have taken
-    return False
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The per-epoch lines of ``RUN_DIR/metrics.jsonl`` (a torn last line is ignored)."""
-    path = Path(run_dir) / METRICS
-    out: list[dict[str, Any]] = []
-    if not path.is_file():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return out
-
-
-def _write_metrics(run_dir: Path, metrics: list[dict[str, Any]]) -> None:
-    atomic_write_text(run_dir / METRICS, "".join(json.dumps(m) + "\n" for m in metrics))
-
-
-def _append_metrics(run_dir: Path, line: dict[str, Any]) -> None:
-    with open(run_dir / METRICS, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line) + "\n")
-
-
-# What the original printed for MNIST (TensorFlow, same settings): loss per image by epoch.
-ORIGINAL_MNIST = {1: 52.76, 67: 31.38}
-
-
 def save_loss_curve(
-    run_dir: Path, metrics: list[dict[str, Any]], title: str, **kwargs: Any
+    run: RunDir, metrics: list[dict[str, Any]], title: str, **kwargs: Any
 ) -> Path | None:
-    """Write ``RUN_DIR/loss_curve.png`` (atomically); None when there is nothing to plot."""
+    """Write the run's loss curve (atomically); None when there is nothing to plot."""
     if not metrics:
         return None
     from aecli.figures import loss_curve, save_figure
 
-    return save_figure(loss_curve(metrics, title=title, **kwargs), run_dir / LOSS_CURVE)
+    return save_figure(loss_curve(metrics, title=title, **kwargs), run.loss_curve)
 
 
 def flops_per_image(sizes: tuple[int, ...]) -> int:
@@ -595,9 +493,10 @@ def train(
         ConfigError: batch size larger than the training set.
         CheckpointError: ``resume`` without a loadable checkpoint.
     """
-    from aecli.checkpoint import BEST, LATEST, load_checkpoint, save_checkpoint
+    from aecli.checkpoint import LATEST, load_checkpoint, save_checkpoint
 
     run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     report = report or _noop
     control = control or TrainControl()
     wall_start = time.perf_counter()
@@ -615,9 +514,9 @@ def train(
                 "data.offline": config.data.offline,
             }
         )
-    elif (run_dir / LATEST).exists():
-        if _is_locked(run_dir):
-            raise TrainingError(_in_use(run_dir))
+    elif run.latest.exists():
+        if run.is_locked():
+            raise TrainingError(run.in_use_message())
         raise TrainingError(
             f"run directory {run_dir} already holds a training run ({LATEST}): continue it "
             f"with 'aecli train --resume {run_dir}' or pass another --run-dir"
@@ -713,10 +612,10 @@ def train(
             "best_epoch": min(metrics, key=_val_key)["epoch"] if metrics else None,
         }
 
-    with run_lock(run_dir):
+    with run.lock():
         remove_stale_temps(run_dir)  # left by a writer that was killed mid-write
-        atomic_write_text(run_dir / CONFIG_JSON, json.dumps(config.to_dict(), indent=2) + "\n")
-        _write_metrics(run_dir, metrics)  # drops lines past the checkpoint: never duplicated
+        run.write_config(config.to_dict())
+        run.write_metrics(metrics)  # drops lines past the checkpoint: never duplicated
 
         # Everything the compiled code touches lives on the device(s) from here on.
         model, opt_state = jax.device_put((model, opt_state), replicated)
@@ -743,7 +642,7 @@ def train(
             config=config,
         )
         if ckpt is None:
-            save_checkpoint(run_dir / LATEST, model=model, opt_state=opt_state, header=header(0))
+            save_checkpoint(run.latest, model=model, opt_state=opt_state, header=header(0))
 
         compiled = False
         session_seconds: list[float] = []
@@ -797,7 +696,7 @@ def train(
                                 f"last sane state, epoch {epoch - 1}: lower the learning rate "
                                 f"(--lr, now {tc.lr:g})"
                             ),
-                            checkpoint=run_dir / LATEST,
+                            checkpoint=run.latest,
                         )
                         return
                     loss_sum += float(np.sum(losses, dtype=np.float64))
@@ -805,7 +704,7 @@ def train(
                     paused_at = time.perf_counter()
                     yield EpochProgress(epoch=epoch, images_done=done, images_total=n)
                     if control.paused:
-                        control.resume_event.wait()
+                        control.wait_while_paused()
                     t0 += time.perf_counter() - paused_at  # time in the consumer is not training
                     if control.stopped and c < layout.chunks - 1:
                         yield _stopped(run_dir, epoch - 1, "stopped", "stopped during epoch", epoch)
@@ -826,7 +725,7 @@ def train(
                     "images_per_second": n / seconds,
                 }
                 metrics.append(line)
-                _append_metrics(run_dir, line)
+                run.append_metrics(line)
                 yield EpochEnd(
                     epoch=epoch,
                     epochs=tc.epochs,
@@ -841,12 +740,12 @@ def train(
                 if is_best:
                     best_val = score
                 h = header(epoch)
-                save_checkpoint(run_dir / LATEST, model=model, opt_state=opt_state, header=h)
+                save_checkpoint(run.latest, model=model, opt_state=opt_state, header=h)
                 completed = epoch
-                yield CheckpointSaved(path=run_dir / LATEST, epoch=epoch)
+                yield CheckpointSaved(path=run.latest, epoch=epoch)
                 if is_best:
-                    save_checkpoint(run_dir / BEST, model=model, opt_state=opt_state, header=h)
-                    yield CheckpointSaved(path=run_dir / BEST, epoch=epoch, best=True)
+                    save_checkpoint(run.best, model=model, opt_state=opt_state, header=h)
+                    yield CheckpointSaved(path=run.best, epoch=epoch, best=True)
 
         except KeyboardInterrupt:
             # Ctrl-C while the loop itself runs: the partial epoch is discarded, latest.ckpt
@@ -857,12 +756,13 @@ def train(
             return
         finally:
             # Every run, finished or stopped, leaves its loss curve so far.
+            original = _is_original_setup(config, dataset_info)
             save_loss_curve(
-                run_dir,
+                run,
                 metrics,
                 title,
                 l2_weight=tc.l2_weight,
-                reference=ORIGINAL_MNIST if _is_original_setup(config, dataset_info) else None,
+                reference=ORIGINAL["mnist"].losses if original else None,
             )
         test = None
         if test_split is not None and dataset_info["n_test"]:
@@ -872,8 +772,8 @@ def train(
         last = metrics[-1] if metrics else {}
         summary = {
             "run_dir": str(run_dir),
-            "checkpoint": str(run_dir / LATEST),
-            "best_checkpoint": str(run_dir / BEST) if (run_dir / BEST).exists() else None,
+            "checkpoint": str(run.latest),
+            "best_checkpoint": str(run.best) if run.best.exists() else None,
             "epochs": len(metrics),
             "train_loss": last.get("train_loss"),
             "val_loss": last.get("val_loss"),
@@ -890,7 +790,7 @@ def train(
             "n_train": n,
             "n_params": n_params,
         }
-        atomic_write_text(run_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        run.write_summary(summary)
         yield TrainingFinished(summary=summary, model=model)
 
 
@@ -919,5 +819,5 @@ def _stopped(run_dir: Path, done: int, reason: str, what: str, epoch: int) -> Tr
             f"is discarded so that a resume is exact): continue with "
             f"'aecli train --resume {run_dir}'"
         ),
-        checkpoint=run_dir / "latest.ckpt",
+        checkpoint=RunDir(run_dir).latest,
     )

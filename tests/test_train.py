@@ -23,6 +23,8 @@ from aecli.config import Config
 from aecli.errors import ConfigError, TrainingError
 from aecli.figures import loss_curve
 from aecli.model import TiedAutoencoder, preprocess
+from aecli.optim import make_optimizer
+from aecli.rundir import RunDir
 from aecli.train import (
     TRACE_COUNTS,
     Layout,
@@ -30,9 +32,6 @@ from aecli.train import (
     evaluate_parts,
     flops_per_image,
     loss_fn,
-    make_optimizer,
-    read_metrics,
-    run_lock,
     train,
 )
 
@@ -138,7 +137,7 @@ def test_run_directory_contents(tiny_mnist, tmp_path):
     assert [e.images_done for e in of(events, ev.EpochProgress)][:2] == [256, 275]
 
     assert json.loads((tmp_path / "config.json").read_text()) == TINY.to_dict()
-    metrics = read_metrics(tmp_path)
+    metrics = RunDir(tmp_path).read_metrics()
     assert [m["epoch"] for m in metrics] == [1, 2]
     assert set(metrics[0]) == {"epoch", "train_loss", "val_loss", "seconds", "images_per_second"}
     assert (tmp_path / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
@@ -165,7 +164,7 @@ def test_run_directory_contents(tiny_mnist, tmp_path):
 
 def _lock_is_free(run_dir) -> bool:
     try:
-        with run_lock(run_dir):
+        with RunDir(run_dir).lock():
             return True
     except TrainingError:
         return False
@@ -239,10 +238,12 @@ def test_resume_is_bit_for_bit(tiny_mnist, tmp_path, straight4):
     assert a.epoch == b.epoch == 4
     for x, y in zip(leaves((a.model, a.opt_state)), leaves((b.model, b.opt_state)), strict=True):
         assert np.array_equal(x, y)
-    strip = [{k: m[k] for k in ("epoch", "train_loss", "val_loss")} for m in read_metrics(ref_dir)]
-    assert [
-        {k: m[k] for k in ("epoch", "train_loss", "val_loss")} for m in read_metrics(tmp_path)
-    ] == strip
+
+    def strip(run_dir) -> list[dict]:
+        keys = ("epoch", "train_loss", "val_loss")
+        return [{k: m[k] for k in keys} for m in RunDir(run_dir).read_metrics()]
+
+    assert strip(tmp_path) == strip(ref_dir)
 
 
 def test_stop_mid_epoch_discards_it_and_resumes_exactly(tiny_mnist, tmp_path, straight4):
@@ -258,7 +259,7 @@ def test_stop_mid_epoch_discards_it_and_resumes_exactly(tiny_mnist, tmp_path, st
     assert isinstance(stopped, ev.TrainingStopped) and stopped.reason == "stopped"
     assert stopped.epoch == 1 and "--resume" in stopped.message
     assert load_checkpoint(tmp_path).epoch == 1
-    assert [m["epoch"] for m in read_metrics(tmp_path)] == [1]
+    assert [m["epoch"] for m in RunDir(tmp_path).read_metrics()] == [1]
 
     run(TINY.replace(**{"train.epochs": 4}), tmp_path, tiny_mnist, resume=True)
     ref = load_checkpoint(straight4[0], with_optimizer=True)
@@ -290,7 +291,7 @@ def test_keyboard_interrupt_inside_the_loop(tiny_mnist, tmp_path):
 def test_pause_waits_for_resume(tiny_mnist, tmp_path):
     control = ev.TrainControl()
     control.pause()
-    timer = threading.Timer(0.3, control.resume)
+    timer = threading.Timer(0.3, control.unpause)
     timer.start()
     events = run(TINY.replace(**{"train.epochs": 1}), tmp_path, tiny_mnist, control=control)
     timer.join()
@@ -302,7 +303,7 @@ def test_resume_truncates_metrics_past_the_checkpoint(tiny_mnist, tmp_path):
     with open(tmp_path / "metrics.jsonl", "a") as f:  # a line written after the last save
         f.write(json.dumps({"epoch": 3, "train_loss": 1.0}) + "\n")
     run(TINY.replace(**{"train.epochs": 3}), tmp_path, tiny_mnist, resume=True)
-    assert [m["epoch"] for m in read_metrics(tmp_path)] == [1, 2, 3]
+    assert [m["epoch"] for m in RunDir(tmp_path).read_metrics()] == [1, 2, 3]
 
 
 def test_resume_of_a_finished_run_trains_nothing(tiny_mnist, tmp_path):
@@ -316,7 +317,7 @@ def test_resume_of_a_finished_run_trains_nothing(tiny_mnist, tmp_path):
 
 
 def test_second_training_on_a_locked_run_dir_refuses(tiny_mnist, tmp_path):
-    with run_lock(tmp_path):
+    with RunDir(tmp_path).lock():
         with pytest.raises(TrainingError, match="in use by another training"):
             run(TINY, tmp_path, tiny_mnist)
 

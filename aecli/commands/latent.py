@@ -886,19 +886,11 @@ def _as_dict(v: Any) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's ``metrics.jsonl`` (one dict per epoch); empty when missing."""
-    f = run_dir / "metrics.jsonl"
-    rows = []
-    if f.is_file():
-        for line in f.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash: the rest is still good
-            if isinstance(row, dict) and "epoch" in row:
-                rows.append(row)
-    return rows
+def read_metrics(run_dir: Path, upto_epoch: int | None = None) -> list[dict[str, Any]]:
+    """The run's per-epoch metrics (``RunDir.read_metrics``)."""
+    from aecli.rundir import RunDir
+
+    return RunDir(run_dir).read_metrics(upto_epoch)
 
 
 def _loss_at(rows: list[dict[str, Any]], epoch: int, key: str = "train_loss") -> float | None:
@@ -1199,7 +1191,7 @@ def experiment(
             "epoch": ck.epoch,
             "trained": trained,
             "l2_weight": ck.config.train.l2_weight,
-            "metrics": read_metrics(run_dir),
+            "metrics": read_metrics(run_dir, ck.epoch),
             "test_n": rec["images_in_split"],
             "test_mse": rec["mean_squared_error"],
             "test_loss": rec["mean_loss"],

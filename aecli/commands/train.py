@@ -191,7 +191,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     def f(v: Any, spec: str = ".3f") -> str:
         return "n/a" if v is None else format(v, spec)
 
-    from aecli.train import HINTON_2006_AUTOENCODER_30D, HINTON_2006_PCA_30D
+    from aecli.reference import HINTON_2006_AUTOENCODER_30D, HINTON_2006_PCA_30D
+    from aecli.rundir import RunDir
 
     median = s.get("median_epoch_seconds")
     ips = s.get("images_per_second")
@@ -210,7 +211,9 @@ def _print_summary(s: dict[str, Any]) -> None:
             f"{s['test_recon_error']:.3f} (Hinton & Salakhutdinov 2006: 30-D autoencoder "
             f"{HINTON_2006_AUTOENCODER_30D:.2f}, 30-D PCA {HINTON_2006_PCA_30D:.2f})"
         )
-    print(f"run directory: {s['run_dir']}  (latest.ckpt, best.ckpt, metrics.jsonl, loss_curve.png)")
+    run = RunDir(s["run_dir"])
+    files = ", ".join(p.name for p in (run.latest, run.best, run.metrics, run.loss_curve))
+    print(f"run directory: {s['run_dir']}  ({files})")
 
 
 def train_command(
@@ -346,6 +349,7 @@ def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: boo
         TrainingFinished,
         TrainingStopped,
     )
+    from aecli.rundir import RunDir
     from aecli.train import train
 
     control = TrainControl()
@@ -397,7 +401,7 @@ def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: boo
             epoch=-1,
             reason="interrupted",
             message="training interrupted; the run is saved after its last complete epoch",
-            checkpoint=Path(run_dir) / "latest.ckpt",
+            checkpoint=RunDir(run_dir).latest,
         )
         return _report_stop(ev, run_dir, json_out, 130)
     finally:

@@ -266,7 +266,7 @@ class AecliApp(App[Any]):
         if not self.run_model.training_active:
             return
         if self.control.paused:
-            self.control.resume()
+            self.control.unpause()
             self.run_model = model.unpaused(self.run_model)
         else:
             self.control.pause()

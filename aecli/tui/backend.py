@@ -12,7 +12,6 @@ per-image errors)``, all plain numpy in and out.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -155,31 +154,10 @@ def _quiet(_line: str) -> None:
 
 
 def read_history(run_dir: Path, header: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Per-epoch metrics of a run: the checkpoint header's ``metrics``, else ``metrics.jsonl``.
+    """Per-epoch metrics of a run up to its checkpoint's epoch (``RunDir.read_metrics``)."""
+    from aecli.rundir import RunDir
 
-    Returns a list of dicts with at least ``epoch`` and ``train_loss`` (``val_loss`` may be
-    missing or None); an empty list when the run recorded none.
-    """
-    rows: list[dict[str, Any]] = []
-    if header and isinstance(header.get("metrics"), list):
-        rows = [r for r in header["metrics"] if isinstance(r, dict)]
-    else:
-        path = Path(run_dir) / "metrics.jsonl"
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a half-written last line after a crash
-                if isinstance(row, dict):
-                    rows.append(row)
-    out = []
-    for r in rows:
-        if "epoch" in r and r.get("train_loss") is not None:
-            out.append(r)
-    # a resumed run may repeat epochs: keep the last record of each
-    by_epoch = {int(r["epoch"]): r for r in out}
-    return [by_epoch[k] for k in sorted(by_epoch)]
+    return RunDir(run_dir).read_metrics(upto_epoch=(header or {}).get("epoch"))
 
 
 def default_load_run(run_dir: Path) -> RunSnapshot:

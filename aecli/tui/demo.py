@@ -230,7 +230,7 @@ class ScriptedTrainer:
                             pass
                     elif self.delay:
                         control.stop_event.wait(self.delay)
-                    control.resume_event.wait()
+                    control.wait_while_paused()
                     if control.stopped:
                         path = self._save(run_dir, epoch - 1)
                         yield CheckpointSaved(path, epoch - 1)
