@@ -2,10 +2,11 @@
 
 ``RunModel`` is the whole state of a run as the app holds it; every change makes a new one.
 Training events change it through ``apply`` (a pure function: the event, the model and the
-time in, the next model out); the app's other messages and keys through the small pure
-functions below (``loaded``, ``with_data``, ``paused``...). Nothing here imports Textual or
-JAX, so the rules (how progress, speed and the status line follow the events) are tested as
-plain functions.
+time in, the next model out), which hands each event to its handler in ``EVENT_STEPS``
+through ``aecli.events.dispatcher``; the app's other messages and keys change it through
+the small pure functions below (``loaded``, ``with_data``, ``paused``...). Nothing here
+imports Textual or JAX, so the rules (how progress, speed and the status line follow the
+events) are tested as plain functions.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from aecli.events import (
     Compiling,
     EpochEnd,
     EpochProgress,
+    Event,
     RunStarted,
     TrainingFinished,
     TrainingStopped,
+    dispatcher,
 )
 
 
@@ -311,7 +314,7 @@ def _step(handler: Callable[[Any, RunModel, float], RunModel]) -> Callable[[Any]
     return lambda event: partial(handler, event)
 
 
-_HANDLERS: dict[type, Callable[[Any], Step]] = {
+EVENT_STEPS: dict[type, Callable[[Any], Step]] = {
     RunStarted: _step(_started),
     Compiling: _step(_compiling),
     EpochProgress: _step(_epoch_progress),
@@ -320,14 +323,18 @@ _HANDLERS: dict[type, Callable[[Any], Step]] = {
     TrainingFinished: _step(_finished),
     TrainingStopped: _step(_stopped),
 }
+"""The TUI's handler for every training event type: the event to its ``Step``."""
+
+# Built once, here: a table missing an event type fails at import (aecli.events.dispatcher).
+_dispatch = dispatcher(EVENT_STEPS)
 
 
-def apply(model: RunModel, event: Any, now: float) -> RunModel:
+def apply(model: RunModel, event: Event, now: float) -> RunModel:
     """The model after one training event; ``now`` is the clock (for the live speed).
 
     Pure: the same model, event and time always give the same result.
     """
-    return _HANDLERS[type(event)](event)(model, now)
+    return _dispatch(event)(model, now)
 
 
 # -- other changes -----------------------------------------------------------------------------
