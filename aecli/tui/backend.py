@@ -160,6 +160,14 @@ def read_history(run_dir: Path, header: dict[str, Any] | None = None) -> list[di
     return RunDir(run_dir).read_metrics(upto_epoch=(header or {}).get("epoch"))
 
 
+def default_load_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The metrics a resume of ``run_dir`` continues: those up to its latest checkpoint."""
+    from aecli.checkpoint import read_header, resolve_path
+
+    header, _ = read_header(resolve_path(run_dir))
+    return read_history(run_dir, header)
+
+
 def default_load_run(run_dir: Path) -> RunSnapshot:
     """Load a run directory's latest checkpoint and its metrics (imports JAX)."""
     from aecli.checkpoint import load_checkpoint
@@ -179,7 +187,7 @@ def default_load_run(run_dir: Path) -> RunSnapshot:
 
 @dataclass
 class Backend:
-    """The four things the app calls; every one runs in a worker thread, never the UI thread.
+    """The five things the app calls; every one runs in a worker thread, never the UI thread.
 
     Attributes:
         trainer: ``trainer(config, run_dir=, data=, resume=, control=)`` -> iterator of
@@ -187,9 +195,11 @@ class Backend:
         load_data: ``load_data(config, report)`` -> ``DatasetSplits``.
         make_view: ``make_view(model)`` -> ``ModelView``.
         load_run: ``load_run(run_dir)`` -> ``RunSnapshot``.
+        load_history: ``load_history(run_dir)`` -> the metrics rows a resume continues.
     """
 
     trainer: Callable[..., Iterator[Any]] = default_trainer
     load_data: Callable[..., Any] = default_load_data
     make_view: Callable[[Any], ModelView] = jax_view
     load_run: Callable[[Path], RunSnapshot] = default_load_run
+    load_history: Callable[[Path], list[dict[str, Any]]] = default_load_history

@@ -288,11 +288,13 @@ def fake_load_run(epoch: int = 6, epochs: int = 10, name: str = "demo"):
 def demo_backend(trainer: ScriptedTrainer | None = None, **run: Any) -> Backend:
     """A ``Backend`` wired to the scripted trainer, fake data and fake model (no JAX)."""
     splits = FakeSplits()
+    load_run = fake_load_run(**run)
     return Backend(
         trainer=trainer or ScriptedTrainer(),
         load_data=lambda config, report=None: splits,
         make_view=lambda model: model,
-        load_run=fake_load_run(**run),
+        load_run=load_run,
+        load_history=lambda run_dir: load_run(run_dir).history,
     )
 
 

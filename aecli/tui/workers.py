@@ -20,7 +20,7 @@ from textual.message import Message
 from aecli.config import grid_values
 from aecli.events import EpochEnd, TrainControl
 from aecli.tui import export
-from aecli.tui.backend import Backend, read_history
+from aecli.tui.backend import Backend
 from aecli.tui.messages import (
     CodesReady,
     DataReady,
@@ -93,7 +93,7 @@ def train(
     try:
         splits, samples = ensure_data(post, backend, config, splits, samples)
         if read_old_history:
-            history = read_history(run_dir)
+            history = backend.load_history(run_dir)
             if history:
                 post(RunLoaded(None, history=history))
         events = backend.trainer(
