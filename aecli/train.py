@@ -423,7 +423,7 @@ def save_loss_curve(
     """Write the run's loss curve (atomically); None when there is nothing to plot."""
     if not metrics:
         return None
-    from aecli.figures import loss_curve, save_figure
+    from aecli.render.figures import loss_curve, save_figure
 
     return save_figure(loss_curve(metrics, title=title, **kwargs), run.loss_curve)
 

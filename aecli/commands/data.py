@@ -251,7 +251,7 @@ def show_cmd(
     k = min(n, len(ds))
     pick = np.sort(rng.choice(len(ds), size=k, replace=False))
 
-    from aecli.figures import sample_sheet, save_figure
+    from aecli.render.figures import sample_sheet, save_figure
 
     if splits.origin == "embedded":
         origin = "embedded default"

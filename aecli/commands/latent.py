@@ -27,6 +27,24 @@ SPLITS = ("train", "validation", "test")
 DISPLAY = {"mnist": "MNIST", "notmnist": "notMNIST", "letters": "letters"}
 ENGINE_NAMES = {"opentsne": "openTSNE", "sklearn": "scikit-learn"}
 
+# Reported by the original experiment (TensorFlow, 2016) for comparison in report.md.
+ORIGINAL = {
+    "mnist": {
+        "loss_epoch_1": 52.76,
+        "loss_epoch_67": 31.38,
+        "grid": (-1.0, 0.8, 0.2),
+        "data": "55,000 MNIST training images",
+    },
+    "notmnist": {
+        "loss_final": 65.77,
+        "grid": (-2.0, 1.8, 0.2),
+        "data": "200,000 notMNIST_large training images",
+    },
+}
+
+# t-SNE on PCA-50 of the 55,000 MNIST training images: 5-NN accuracy about 0.977 (issue 4).
+TSNE_REFERENCE_KNN = 0.977
+
 # ---- shared options ---------------------------------------------------------------------------
 
 RUN_OPT = typer.Option(
@@ -215,13 +233,14 @@ def job_reconstruct(
 
     Returns the JSON payload and the arrays (for ``--ascii``).
     """
-    from aecli import figures, latent
+    from aecli.latent import codes, sampling
+    from aecli.render import figures
 
     ds = splits[split]
-    latent.check_count(n, len(ds.images), f"reconstruct --n on {split}")
+    sampling.check_count(n, len(ds.images), f"reconstruct --n on {split}")
     t0 = time.perf_counter()
-    whole = latent.reconstruct(ck.model, ds.images)
-    idx = latent.random_indices(len(ds.images), n, seed)
+    whole = codes.reconstruct(ck.model, ds.images)
+    idx = sampling.random_indices(len(ds.images), n, seed)
     mse = float(whole.errors.mean())
     mean_loss = float(whole.loss(ck.config.train.l2_weight).mean())
     fig = figures.reconstruction_grid(
@@ -278,14 +297,15 @@ def job_embed(
     """Encode a whole split: codes.npz, scatter PNG, 5-NN accuracy and trustworthiness."""
     import numpy as np
 
-    from aecli import figures, latent
     from aecli.atomic import atomic_write_bytes
+    from aecli.latent import codes, embed
+    from aecli.render import figures
 
-    latent.require_2d_code(ck.model, "embed")
-    latent.preload_measures()
+    codes.require_2d_code(ck.model, "embed")
+    embed.preload_measures()
     ds = splits[split]
     t0 = time.perf_counter()
-    codes = latent.encode(ck.model, ds.images)
+    codes = codes.encode(ck.model, ds.images)
     t_encode = time.perf_counter() - t0
     tag = name_tag(ck, splits, split, "train")
     png = out_path(out, ck, "embed", tag=tag)
@@ -317,7 +337,7 @@ def job_embed(
     )
     figures.save_figure(fig, png)
     t_fig = time.perf_counter() - t1
-    m = latent.measure(ds.images, codes, ds.labels, trust_n=trust_n, seed=seed)
+    m = embed.measure(ds.images, codes, ds.labels, trust_n=trust_n, seed=seed)
     inside = None
     if box is not None:
         inside = float(np.mean(np.all((codes >= g.low) & (codes <= g.high), axis=1)))
@@ -358,23 +378,24 @@ def job_tsne(
 
     import numpy as np
 
-    from aecli import figures, latent
     from aecli.atomic import atomic_write_bytes
+    from aecli.latent import codes, embed, sampling
+    from aecli.render import figures
 
     ds = splits[split]
     total = len(ds.images)
     if compare:
-        latent.require_2d_code(ck.model, "tsne --compare")
+        codes.require_2d_code(ck.model, "tsne --compare")
     if n is None:
         idx = np.arange(total)
     else:
-        idx = latent.stratified_indices(
-            ds.labels, latent.check_count(n, total, f"tsne --n on {split}"), seed
+        idx = sampling.stratified_indices(
+            ds.labels, sampling.check_count(n, total, f"tsne --n on {split}"), seed
         )
     images, labels = ds.images[idx], np.asarray(ds.labels)[idx]
-    res = latent.tsne(images, engine=engine, seed=seed, n_jobs=jobs, progress=progress)
+    res = embed.tsne(images, engine=engine, seed=seed, n_jobs=jobs, progress=progress)
     progress("t-SNE: measuring (5-NN accuracy, trustworthiness)", 0, 0)
-    m = latent.measure(images, res.embedding, labels, trust_n=trust_n, seed=seed)
+    m = embed.measure(images, res.embedding, labels, trust_n=trust_n, seed=seed)
     tag = name_tag(ck, splits, split, "train")
     png = out_path(out, ck, "tsne", tag=tag)
     npz = png.parent / f"tsne{tag}.npz"
@@ -420,10 +441,10 @@ def job_tsne(
     }
     if compare:
         progress("comparison: PCA-2 and autoencoder codes, their measures", 0, 0)
-        p2 = latent.pca(images, 2, seed=seed)
-        codes = latent.encode(ck.model, images)
-        mp = latent.measure(images, p2, labels, trust_n=trust_n, seed=seed)
-        ma = latent.measure(images, codes, labels, trust_n=trust_n, seed=seed)
+        p2 = embed.pca(images, 2, seed=seed)
+        codes = codes.encode(ck.model, images)
+        mp = embed.measure(images, p2, labels, trust_n=trust_n, seed=seed)
+        ma = embed.measure(images, codes, labels, trust_n=trust_n, seed=seed)
         panels = [
             (f"PCA, 2 components\n{mp.short()}", p2, "PC 1", "PC 2"),
             (f"autoencoder codes (epoch {ck.epoch})\n{ma.short()}", codes, "code 1", "code 2"),
@@ -454,8 +475,8 @@ def resolve_grid(
     ck: Any, range_: tuple[float, float] | None, step: float | None, size: int | None
 ) -> Any:
     """The decode grid from the options, defaulting to the run's ``[grid]`` config."""
-    from aecli import latent
     from aecli.errors import ConfigError
+    from aecli.latent import grid as grids
 
     g = ck.config.grid
     low, high = range_ if range_ is not None else (g.low, g.high)
@@ -463,19 +484,21 @@ def resolve_grid(
         raise ConfigError("generate: pass --step or --size, not both")
     try:
         if size is not None:
-            return latent.code_grid(low, high, size=size)
-        return latent.code_grid(low, high, step if step is not None else g.step)
+            return grids.code_grid(low, high, size=size)
+        return grids.code_grid(low, high, step if step is not None else g.step)
     except ConfigError as e:
         raise ConfigError(f"generate --range/--step/--size: {e}") from None
 
 
 def job_generate(ck: Any, grid: Any, out: Path | None) -> tuple[dict[str, Any], Any]:
     """Decode an evenly spaced grid of codes into one sheet with code values on the axes."""
-    from aecli import figures, latent
+    from aecli.latent import codes
+    from aecli.latent import grid as grids
+    from aecli.render import figures
 
-    latent.require_2d_code(ck.model, "generate")
+    codes.require_2d_code(ck.model, "generate")
     t0 = time.perf_counter()
-    images = latent.decode_grid(ck.model, grid)
+    images = grids.decode_grid(ck.model, grid)
     rows, cols = grid.shape
     name = display_name(ck.config.data.dataset)
     fig = figures.decode_grid_sheet(
@@ -511,21 +534,23 @@ def job_interpolate(
     ck: Any, splits: Any, split: str, i: int, j: int, steps: int, out: Path | None
 ) -> tuple[dict[str, Any], Any]:
     """Decode the straight line between the codes of images I and J of a split."""
-    from aecli import figures, latent
+    from aecli.latent import codes, sampling
+    from aecli.latent import grid as grids
+    from aecli.render import figures
 
-    latent.require_2d_code(ck.model, "generate --between")
+    codes.require_2d_code(ck.model, "generate --between")
     ds = splits[split]
-    latent.check_index(i, len(ds.images), "I", split)
-    latent.check_index(j, len(ds.images), "J", split)
-    ends = latent.encode(ck.model, ds.images[[i, j]])
-    codes = latent.interpolate(ends[0], ends[1], steps)
-    decoded = latent.decode(ck.model, codes)
+    sampling.check_index(i, len(ds.images), "I", split)
+    sampling.check_index(j, len(ds.images), "J", split)
+    ends = codes.encode(ck.model, ds.images[[i, j]])
+    line = grids.interpolate(ends[0], ends[1], steps)
+    decoded = codes.decode(ck.model, line)
     names = [ds.class_names[int(ds.labels[k])] for k in (i, j)]
     fig = figures.interpolation_strip(
         ds.images[i],
         ds.images[j],
         decoded,
-        codes,
+        line,
         start_label=f"{split} #{i}: {names[0]}",
         end_label=f"{split} #{j}: {names[1]}",
         title=(
@@ -544,9 +569,9 @@ def job_interpolate(
         "between": [i, j],
         "labels": names,
         "steps": steps,
-        "codes": [[float(a), float(b)] for a, b in codes],
+        "codes": [[float(a), float(b)] for a, b in line],
     }
-    return payload, (ds.images[i], decoded, ds.images[j], codes)
+    return payload, (ds.images[i], decoded, ds.images[j], line)
 
 
 # ---- terminal pictures (--ascii) --------------------------------------------------------------
@@ -558,7 +583,7 @@ def _term_width() -> int:
 
 def ascii_reconstruct(console: Any, arrays: dict[str, Any]) -> None:
     """Originals and reconstructions side by side, in pairs, with class and error captions."""
-    from aecli import textart
+    from aecli.render import textart
 
     n = len(arrays["originals"])
     width = _term_width()
@@ -584,7 +609,7 @@ def ascii_grid(console: Any, images: Any, xs: Any, ys: Any) -> None:
     """The decode grid as text, code 2 values down the left, code 1 values along the bottom."""
     from rich.text import Text
 
-    from aecli import textart
+    from aecli.render import textart
 
     rows, cols = images.shape[:2]
     label_w = max(len(f"{v:g}") for v in ys) + 1
@@ -615,7 +640,7 @@ def ascii_grid(console: Any, images: Any, xs: Any, ys: Any) -> None:
 
 def ascii_strip(console: Any, start: Any, decoded: Any, end: Any, codes: Any) -> None:
     """The interpolation strip as text: original, decoded line, original."""
-    from aecli import textart
+    from aecli.render import textart
 
     images = [start, *decoded, end]
     n = len(images)
@@ -680,10 +705,10 @@ def embed(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Encode a whole split: codes.npz, a scatter of every code by class, and two measures."""
-    from aecli import latent
+    from aecli.latent import embed
 
     check_split(split)
-    latent.preload_measures()  # overlaps scikit-learn's slow import with loading and encoding
+    embed.preload_measures()  # overlaps scikit-learn's slow import with loading and encoding
     ck = open_checkpoint(run, checkpoint)
     splits = run_splits(ck, dataset, data_dir, offline)
     p = job_embed(ck, splits, split, out, grid=grid, seed=seed, trust_n=trust_n)
@@ -727,12 +752,12 @@ def tsne(
     as_json: bool = JSON_OPT,
 ) -> None:
     """t-SNE of the same images (PCA to 50 dimensions first), for comparison with the codes."""
-    from aecli import latent
+    from aecli.latent import embed
 
     check_split(split)
-    if engine not in latent.ENGINES:
+    if engine not in embed.ENGINES:
         raise typer.BadParameter(
-            f"must be one of {', '.join(latent.ENGINES)}, got {engine!r}", param_hint="--engine"
+            f"must be one of {', '.join(embed.ENGINES)}, got {engine!r}", param_hint="--engine"
         )
     if n is not None and n < 10:
         raise typer.BadParameter(f"t-SNE needs at least 10 images, got {n}", param_hint="--n")
@@ -936,11 +961,10 @@ _TRAINED = {
 
 def write_report(run_dir: Path, r: dict[str, Any]) -> Path:
     """``report.md``: every figure with its numbers beside the original experiment's."""
-    from aecli import latent
     from aecli.atomic import atomic_write_bytes
 
     ds = r["dataset"]
-    orig = latent.ORIGINAL.get(ds, {})
+    orig = ORIGINAL.get(ds, {})
     rows = r["metrics"]
 
     def f(v: Any, digits: int = 2) -> str:
@@ -1017,7 +1041,7 @@ def write_report(run_dir: Path, r: dict[str, Any]) -> Path:
     lines += [
         "",
         f"For reference, t-SNE on PCA-50 of the 55,000 MNIST training images gives 5-NN "
-        f"accuracy about {latent.TSNE_REFERENCE_KNN}."
+        f"accuracy about {TSNE_REFERENCE_KNN}."
         if ds == "mnist"
         else "",
         "",
@@ -1077,9 +1101,11 @@ def experiment(
 ) -> None:
     """The whole original experiment: train (or reuse a finished run), then the sample sheet,
     reconstructions, embedding, t-SNE comparison, decode grid and report.md."""
-    from aecli import figures, latent
     from aecli.checkpoint import load_checkpoint
     from aecli.config import load_config
+    from aecli.latent import grid as grids
+    from aecli.latent import sampling
+    from aecli.render import figures
 
     if epochs is not None and epochs < 1:
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
@@ -1118,7 +1144,7 @@ def experiment(
         t0 = time.perf_counter()
         step("data sample sheet", 2)
         tr = splits["train"]
-        idx = latent.random_indices(len(tr.images), min(40, len(tr.images)), seed)
+        idx = sampling.random_indices(len(tr.images), min(40, len(tr.images)), seed)
         fig = figures.sample_sheet(
             tr.images[idx],
             tr.labels[idx],
@@ -1172,7 +1198,7 @@ def experiment(
         t0 = time.perf_counter()
         step("decode grid", k)
         g = ck.config.grid
-        grid = latent.code_grid(g.low, g.high, g.step)
+        grid = grids.code_grid(g.low, g.high, g.step)
         gen, _ = job_generate(ck, grid, None)
         fig_paths["generate"] = gen["png"]
         seconds["generate"] = time.perf_counter() - t0

@@ -29,8 +29,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
 
-from aecli import textart
 from aecli.events import TrainControl
+from aecli.render import textart
 from aecli.tui import model, workers
 from aecli.tui.backend import Backend
 from aecli.tui.messages import (
@@ -290,7 +290,7 @@ class AecliApp(App[Any]):
         self._start_training(resume=True)
 
     def action_save_figures(self) -> None:
-        """Save the loss chart, decode grid and reconstructions as PNG (through aecli.figures)."""
+        """Save the loss chart, decode grid and reconstructions as PNG (aecli.render.figures)."""
         m = self.run_model
         if not m.history and m.preview is None:
             self.notify("nothing to save before the first epoch", severity="warning")

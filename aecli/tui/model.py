@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from aecli.config import grid_values
 from aecli.events import (
     CheckpointSaved,
     Compiling,
@@ -31,6 +30,7 @@ from aecli.events import (
     TrainingStopped,
     dispatcher,
 )
+from aecli.latent.grid import grid_values
 
 
 @dataclass(frozen=True, eq=False)

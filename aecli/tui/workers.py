@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from textual.message import Message
 
-from aecli.config import grid_values
 from aecli.events import EpochEnd, TrainControl
+from aecli.latent.grid import grid_values
 from aecli.tui import export
 from aecli.tui.backend import Backend
 from aecli.tui.messages import (

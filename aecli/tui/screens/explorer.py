@@ -14,7 +14,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from aecli import textart
+from aecli.render import textart
 from aecli.tui.messages import CodesWanted, SaveDecoded, SaveGrid
 from aecli.tui.model import Codes, RunModel
 from aecli.tui.widgets.code_map import CodeMap

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from aecli import textart
+from aecli.render import textart
 from aecli.tui.model import Codes
 
 

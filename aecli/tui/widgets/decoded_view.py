@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from aecli import textart
+from aecli.render import textart
 from aecli.tui.widgets.ink import is_dark
 
 

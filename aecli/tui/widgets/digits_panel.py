@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from aecli import textart
+from aecli.render import textart
 from aecli.tui.model import Preview, Samples
 from aecli.tui.widgets.digits_layout import DigitsPlan, plan_digits, subgrid_indices
 from aecli.tui.widgets.ink import is_dark
