@@ -2,8 +2,9 @@
 
 The app never imports JAX itself: it calls a ``Backend`` whose default members import
 ``aecli.train``, ``aecli.data``, ``aecli.checkpoint`` and JAX lazily, inside the functions, and
-only from worker threads. Pilot tests build a ``Backend`` from a scripted trainer and a numpy
-"model" that already has ``encode``/``decode`` on arrays, so they run without JAX.
+only from worker threads (``aecli.latent.codes`` imports JAX on its first call). Pilot tests
+build a ``Backend`` from a scripted trainer and a numpy "model" that already has ``encode`` /
+``decode`` / ``reconstruct`` on arrays, so they run without JAX.
 
 A *model view* is anything with ``decode(codes (n, d)) -> images (n, 28, 28) in [0, 1]``,
 ``encode(images uint8 (n, 28, 28)) -> codes (n, d)`` and ``reconstruct(images) -> (images,
@@ -12,13 +13,14 @@ per-image errors)``, all plain numpy in and out.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from aecli.latent import codes as latent_codes
 
 
 class ModelView(Protocol):
@@ -52,77 +54,26 @@ class RunSnapshot:
         return self.epoch >= self.config.train.epochs
 
 
-def _buckets(n: int) -> int:
-    """Pad batch sizes to a few fixed shapes so the jitted functions compile once each."""
-    size = 1
-    while size < n and size < 4096:
-        size *= 8
-    return size if n <= 4096 else 4096
-
-
-_JIT_LOCK = threading.Lock()
-_JITTED: dict[str, Any] = {}
-
-
-def _jitted() -> dict[str, Any]:
-    """Build the jitted encode/decode once per process (the model is an argument, not baked in)."""
-    with _JIT_LOCK:
-        if not _JITTED:
-            import equinox as eqx
-            import jax
-
-            from aecli.model import postprocess, preprocess
-
-            @eqx.filter_jit
-            def decode(model, codes):
-                return postprocess(jax.vmap(model.decode)(codes)).reshape(-1, 28, 28)
-
-            @eqx.filter_jit
-            def encode(model, images):
-                return jax.vmap(model.encode)(preprocess(images))
-
-            _JITTED.update(decode=decode, encode=encode)
-        return _JITTED
-
-
 class JaxModelView:
-    """``ModelView`` over a ``TiedAutoencoder``: jitted, batched, padded to fixed shapes."""
+    """``ModelView`` over a ``TiedAutoencoder`` through ``aecli.latent.codes``: the same
+    jitted encode, decode and per-image error as ``aecli reconstruct`` (safe in threads)."""
 
     def __init__(self, model: Any):
         self.model = model
-        self.code_dim = int(model.code_dim)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Decode codes in padded batches; one jitted call for up to 4096 codes."""
-        fn = _jitted()["decode"]
-        codes = np.asarray(codes, np.float32).reshape(-1, self.code_dim)
-        out = []
-        for start in range(0, len(codes), 4096):
-            part = codes[start : start + 4096]
-            size = _buckets(len(part))
-            padded = np.zeros((size, self.code_dim), np.float32)
-            padded[: len(part)] = part
-            out.append(np.asarray(fn(self.model, padded))[: len(part)])
-        return np.concatenate(out) if out else np.zeros((0, 28, 28), np.float32)
+        """Codes (n, code_dim) to images (n, 28, 28) in [0, 1]."""
+        return latent_codes.decode(self.model, codes)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """Encode uint8 images in padded batches of up to 4096."""
-        fn = _jitted()["encode"]
-        images = np.asarray(images, np.uint8).reshape(-1, 28, 28)
-        out = []
-        for start in range(0, len(images), 4096):
-            part = images[start : start + 4096]
-            size = _buckets(len(part))
-            padded = np.zeros((size, 28, 28), np.uint8)
-            padded[: len(part)] = part
-            out.append(np.asarray(fn(self.model, padded))[: len(part)])
-        return np.concatenate(out) if out else np.zeros((0, self.code_dim), np.float32)
+        """uint8 images (n, 28, 28) to codes (n, code_dim)."""
+        return latent_codes.encode(self.model, images)
 
     def reconstruct(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Reconstructions in [0, 1] and their per-image squared errors."""
-        recons = np.asarray(self.decode(self.encode(images)), np.float32)
-        originals = np.asarray(images, np.float32) / 255.0
-        return recons, ((recons - originals) ** 2).reshape(len(recons), -1).sum(axis=1)
+        """Reconstructions in [0, 1] and the per-image squared errors of the unclipped
+        reconstructions, in the loss's units (what ``aecli reconstruct`` prints)."""
+        r = latent_codes.reconstruct(self.model, images)
+        return r.images, r.errors
 
 
 def jax_view(model: Any) -> ModelView:

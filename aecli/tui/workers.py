@@ -10,7 +10,7 @@ exception is the explorer's single-code decode, warmed up here so it is quick.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 from textual.message import Message
 
 from aecli.events import EpochEnd, TrainControl
-from aecli.latent.grid import grid_values
+from aecli.latent.grid import CodeGrid, code_grid
 from aecli.tui import export
 from aecli.tui.backend import Backend
 from aecli.tui.messages import (
@@ -55,16 +55,15 @@ def ensure_data(
     return splits, samples
 
 
-def make_preview(view: Any, epoch: int, samples: Samples, grid: Sequence[float]) -> Preview:
-    """Reconstruct the samples and decode the grid with ``view`` for the digits panel.
+def make_preview(view: Any, epoch: int, samples: Samples, grid: CodeGrid) -> Preview:
+    """Reconstruct the samples and decode the config's code grid with ``view``.
 
-    The per-image errors are the view's ``reconstruct`` errors: the same numbers
-    ``aecli reconstruct`` prints for those images.
+    The per-image errors are the view's ``reconstruct`` errors: for a real model, the same
+    numbers ``aecli reconstruct`` prints for those images.
     """
     recons, errors = view.reconstruct(samples.images)
     code_dim = np.asarray(view.encode(samples.images[:1])).shape[-1]
-    values = list(grid)
-    codes = np.array([[x, y] for y in reversed(values) for x in values], np.float32)
+    codes = grid.codes.reshape(-1, 2)  # rows from the highest code 2 down, as drawn
     if code_dim > 2:  # higher-dimensional codes: the grid varies the first two dims
         codes = np.concatenate([codes, np.zeros((len(codes), code_dim - 2), np.float32)], 1)
     grid_images = np.asarray(view.decode(codes), np.float32)
@@ -201,6 +200,6 @@ def _save(post: Post, job: Callable[[], list[Path]]) -> None:
         post(WorkerFailed(e, "saving figures"))
 
 
-def _grid(config: Any) -> list[float]:
+def _grid(config: Any) -> CodeGrid:
     g = config.grid
-    return grid_values(g.low, g.high, g.step)
+    return code_grid(g.low, g.high, g.step)
