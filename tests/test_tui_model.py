@@ -163,3 +163,13 @@ def test_info_line_falls_back_to_the_config_and_question_marks():
     line = model.info_line(RunModel(Path("runs/x"), config=CONFIG))
     assert line == model.InfoLine("unit", CONFIG.data.dataset, "", "?", None)
     assert model.info_line(RunModel(Path("runs/x"))).name == "x"
+
+
+def test_a_waiting_progress_message_is_superseded_by_the_next_of_its_epoch():
+    from aecli.tui.messages import TrainerEvent
+
+    waiting = TrainerEvent(EpochProgress(2, 100, 600))
+    assert waiting.can_replace(TrainerEvent(EpochProgress(2, 200, 600)))
+    assert not waiting.can_replace(TrainerEvent(EpochProgress(3, 100, 600)))
+    assert not waiting.can_replace(TrainerEvent(epoch_end(2)))
+    assert not TrainerEvent(epoch_end(2)).can_replace(TrainerEvent(epoch_end(3)))

@@ -37,12 +37,12 @@ from aecli.tui.messages import (
     CodesReady,
     CodesWanted,
     DataReady,
+    Notice,
     PreviewReady,
     RunLoaded,
     Saved,
     SaveDecoded,
     SaveGrid,
-    Status,
     TrainerEvent,
     TrainingEnded,
     WorkerFailed,
@@ -166,7 +166,7 @@ class AecliApp(App[Any]):
     def on_trainer_event(self, message: TrainerEvent) -> None:
         self.run_model = model.apply(self.run_model, message.event, self.clock())
 
-    def on_status(self, message: Status) -> None:
+    def on_notice(self, message: Notice) -> None:
         m = self.run_model
         self.run_model = model.with_status(m, message.text, busy=m.training_active)
 

@@ -37,7 +37,7 @@ class TrainerEvent(Message):
 
 
 @dataclass
-class Status(Message):
+class Notice(Message):
     """A one-line notice for the status line (``loading data``, a data-source report...)."""
 
     text: str

@@ -24,11 +24,11 @@ from aecli.tui.backend import Backend
 from aecli.tui.messages import (
     CodesReady,
     DataReady,
+    Notice,
     PreviewReady,
     RunLoaded,
     Saved,
     SaveGrid,
-    Status,
     TrainerEvent,
     TrainingEnded,
     WorkerFailed,
@@ -47,8 +47,8 @@ def ensure_data(
     """
     loaded = splits is None
     if loaded:
-        post(Status(f"loading dataset {config.data.dataset}…"))
-        splits = backend.load_data(config, report=lambda line: post(Status(str(line))))
+        post(Notice(f"loading dataset {config.data.dataset}…"))
+        splits = backend.load_data(config, report=lambda line: post(Notice(str(line))))
     if samples is None or loaded:
         samples = pick_samples(splits)
         post(DataReady(splits, samples))
@@ -101,7 +101,7 @@ def train(
             data=splits,
             resume=resume,
             control=control,
-            report=lambda line: post(Status(str(line))),
+            report=lambda line: post(Notice(str(line))),
         )
         grid = _grid(config)
         for event in events:
@@ -121,7 +121,7 @@ def open_run(
 ) -> None:
     """``aecli tui RUN_DIR``: the checkpoint, the data, the panels' decodes, in that order."""
     try:
-        post(Status(f"loading {run_dir}…"))
+        post(Notice(f"loading {run_dir}…"))
         snap = backend.load_run(run_dir)
         config = snap.config.replace(**overrides)
         post(RunLoaded(snap, config, snap.history))
