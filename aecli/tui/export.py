@@ -1,4 +1,4 @@
-"""PNG figures the TUI saves on request, built with ``aecli.figures`` (matplotlib, no pyplot).
+"""PNG figures the TUI saves on request, built with ``aecli.render.figures`` (no pyplot).
 
 Called from worker threads (matplotlib's ``Figure`` API keeps no global state). Every file
 name carries the epoch or the code, so saving again never overwrites an earlier figure.
