@@ -904,7 +904,7 @@ def train_for_experiment(config: Any, run_dir: Path, splits: Any, update: Any) -
     """Train (or resume, or reuse) ``run_dir``; returns what was done."""
     from aecli import events
     from aecli.errors import TrainingError
-    from aecli.train import train
+    from aecli.training import train
 
     state, done = run_state(run_dir, config, splits)
     if state == "reuse":
@@ -938,6 +938,7 @@ def write_report(run_dir: Path, r: dict[str, Any]) -> Path:
     """``report.md``: every figure with its numbers beside the original experiment's."""
     from aecli import latent
     from aecli.atomic import atomic_write_bytes
+    from aecli.rundir import RunDir
 
     ds = r["dataset"]
     orig = latent.ORIGINAL.get(ds, {})
@@ -977,7 +978,7 @@ def write_report(run_dir: Path, r: dict[str, Any]) -> Path:
         f"The original trained on {orig.get('data', 'its own data')}." if orig else "",
         "",
     ]
-    if (run_dir / "loss_curve.png").is_file():  # written by aecli.train
+    if RunDir(run_dir).loss_curve.is_file():  # written by aecli.training
         lines += ["![loss curve](loss_curve.png)", ""]
     lines += [
         "## The data",
