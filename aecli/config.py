@@ -25,6 +25,10 @@ else:  # pragma: no cover
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "gelu", "softplus", "leaky_relu")
 
+RESUME_KEYS = ("train.epochs", "train.device", "train.devices", "data.data_dir", "data.offline")
+"""The only config keys a resumed run takes from the command line: how long it trains, where
+it runs and where its data is found (which data it trains on may not change)."""
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -86,6 +90,11 @@ class Config:
     def replace(self, **overrides: Any) -> Config:
         """Return a copy with dotted-key overrides (``{"train.epochs": 3}``); None is skipped."""
         return apply_overrides(self, {k: v for k, v in overrides.items() if v is not None})
+
+    def get(self, dotted: str) -> Any:
+        """The value of a dotted key (``"train.epochs"``, or ``"name"``)."""
+        section, _, key = dotted.partition(".")
+        return getattr(getattr(self, section), key) if key else getattr(self, section)
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "grid": GridConfig}

@@ -13,7 +13,7 @@ import pytest
 from aecli.config import load_config
 from aecli.events import EpochEnd
 from aecli.reference import ORIGINAL
-from aecli.train import train
+from aecli.training import train
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "configs" / "mnist.toml")
 

@@ -1,8 +1,8 @@
 """Command ``aecli train``: train (or resume) the autoencoder and render the training events.
 
-The loop itself lives in ``aecli.train.train``, a generator of events; this module parses the
-options, builds the config (defaults < TOML file < options), renders progress with rich on
-stderr, and turns the outcome into output and an exit status:
+The loop itself lives in ``aecli.training.train``, a generator of events; this module parses
+the options, builds the config (defaults < TOML file < options), loads the data, hands the
+events to the renderer (``train_output``), and turns the outcome into an exit status:
 
 * 0: finished; ``--json`` prints one summary object on stdout and nothing else goes there.
 * 1: an error (one line on stderr), or training diverged (the last finite checkpoint is kept).
@@ -14,23 +14,22 @@ stderr, and turns the outcome into output and an exit status:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import sys
 import threading
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from aecli import events
+from aecli.commands.train_output import Renderer, report_stop
+from aecli.config import RESUME_KEYS
 from aecli.errors import ConfigError, TrainingError
 
 _EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-# Options that may be given together with --resume (everything else is fixed by the run).
-_RESUME_OK = ("epochs", "device", "devices", "data_dir", "offline")
 
 
 class Device(str, Enum):
@@ -78,10 +77,6 @@ def _default_run_dir(name: str) -> Path:
     return candidate
 
 
-def _resume_command(run_dir: Path) -> str:
-    return f"aecli train --resume {run_dir}"
-
-
 def _cpu_device_flag(devices: int | None, device: str | None) -> None:
     """Let ``--device cpu --devices N`` work without the user knowing XLA's flag.
 
@@ -96,186 +91,81 @@ def _cpu_device_flag(devices: int | None, device: str | None) -> None:
             )
 
 
-class _Renderer:
-    """Rich progress on stderr (epoch bar with loss, images/s and ETA) plus one line per epoch."""
-
-    def __init__(self, quiet: bool):
-        from rich.console import Console
-
-        self.quiet = quiet
-        self.console = Console(stderr=True, highlight=False)
-        self.progress = None
-        self.run_task = None
-        self.epoch_task = None
-        self.epochs = 0
-
-    def notice(self, message: str) -> None:
-        if not self.quiet:
-            target = self.progress.console if self.progress is not None else self.console
-            target.print(message, markup=False, soft_wrap=True)
-
-    def start(self, ev: Any) -> None:
-        if self.quiet:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.epochs = ev.epochs
-        self.notice(
-            f"training {ev.name}: {ev.n_train:,} {ev.dataset} images ({ev.source}), "
-            f"{ev.n_params:,} parameters, {ev.steps_per_epoch} steps/epoch on {ev.device}"
-        )
-        self.notice(f"run directory: {ev.run_dir}")
-        if ev.start_epoch:
-            self.notice(f"resuming after epoch {ev.start_epoch} of {ev.epochs}")
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=False,
-        )
-        self.progress.start()
-        self.run_task = self.progress.add_task(
-            "epochs", total=ev.epochs, completed=ev.start_epoch, info=""
-        )
-        self.epoch_task = self.progress.add_task(
-            f"epoch {ev.start_epoch + 1}", total=ev.n_train, info=""
-        )
-
-    def compiling(self) -> None:
-        if self.progress is not None:
-            self.progress.update(self.epoch_task, info="compiling with XLA...")
-
-    def epoch_progress(self, ev: Any) -> None:
-        if self.progress is not None:
-            self.progress.update(
-                self.epoch_task,
-                description=f"epoch {ev.epoch}",
-                completed=ev.images_done,
-                info="",
-            )
-
-    def epoch_end(self, ev: Any) -> None:
-        val = f"  val {ev.val_loss:7.3f}" if ev.val_loss is not None else ""
-        line = (
-            f"epoch {ev.epoch:>{len(str(ev.epochs))}}/{ev.epochs}  train {ev.train_loss:7.3f}"
-            f"{val}  {ev.seconds:6.2f} s  {ev.images_per_second:,.0f} img/s"
-        )
-        self.notice(line)
-        if self.progress is not None:
-            info = f"loss {ev.train_loss:.2f}  {ev.images_per_second:,.0f} img/s"
-            self.progress.update(self.run_task, completed=ev.epoch, info=info)
-            if ev.epoch < ev.epochs:
-                self.progress.reset(self.epoch_task, description=f"epoch {ev.epoch + 1}", info="")
-            else:
-                self.progress.remove_task(self.epoch_task)
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-
-
-def _print_summary(s: dict[str, Any]) -> None:
-    def f(v: Any, spec: str = ".3f") -> str:
-        return "n/a" if v is None else format(v, spec)
-
-    from aecli.reference import HINTON_2006_AUTOENCODER_30D, HINTON_2006_PCA_30D
-    from aecli.rundir import RunDir
-
-    median = s.get("median_epoch_seconds")
-    ips = s.get("images_per_second")
-    print(
-        f"finished {s['epochs']} epochs in {s['wall_seconds']:.1f} s"
-        + (f" (median epoch {median:.2f} s, {ips:,.0f} images/s)" if median and ips else "")
-        + f" on {s['device']}"
-    )
-    print(
-        "loss per image (squared error + l2_weight * |code|^2): "
-        f"train {f(s['train_loss'])}  validation {f(s['val_loss'])}  test {f(s['test_loss'])}"
-    )
-    if s.get("test_recon_error") is not None:
-        print(
-            "test reconstruction error per image, [0,1] pixel units, no code penalty: "
-            f"{s['test_recon_error']:.3f} (Hinton & Salakhutdinov 2006: 30-D autoencoder "
-            f"{HINTON_2006_AUTOENCODER_30D:.2f}, 30-D PCA {HINTON_2006_PCA_30D:.2f})"
-        )
-    run = RunDir(s["run_dir"])
-    files = ", ".join(p.name for p in (run.latest, run.best, run.metrics, run.loss_curve))
-    print(f"run directory: {s['run_dir']}  ({files})")
+ConfigFile = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="CONFIG.toml",
+        help="TOML file of overrides (see configs/); defaults reproduce the MNIST experiment.",
+        show_default=False,
+    ),
+]
+Epochs = Annotated[
+    int | None,
+    typer.Option("--epochs", min=1, help="Epochs in all (with --resume: extends the run)."),
+]
+BatchSize = Annotated[
+    int | None, typer.Option("--batch-size", min=1, help="Images per optimizer step.")
+]
+LearningRate = Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")]
+L2Weight = Annotated[
+    float | None, typer.Option("--l2-weight", help="Weight of the squared-code penalty.")
+]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="PRNG seed.")]
+DatasetName = Annotated[
+    str | None,
+    typer.Option("--dataset", help="mnist, notmnist, letters, or a path to data files."),
+]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Folder holding mnist/ and notmnist/.")
+]
+Offline = Annotated[
+    bool, typer.Option("--offline", help="Never download; fall back to embedded data.")
+]
+DeviceKind = Annotated[
+    Device | None, typer.Option("--device", help="auto (GPU when present), cpu or gpu.")
+]
+DeviceCount = Annotated[
+    int | None,
+    typer.Option("--devices", min=1, help="Data-parallel devices (batch split over them)."),
+]
+RunDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="Run directory (default runs/<name>, or runs/<name>-2... if that holds a run).",
+        show_default=False,
+    ),
+]
+RunName = Annotated[str | None, typer.Option("--name", help="Run name (default: config's).")]
+Resume = Annotated[
+    Path | None,
+    typer.Option("--resume", metavar="RUN_DIR", help="Continue a run from its latest.ckpt."),
+]
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+Tui = Annotated[bool, typer.Option("--tui", help="Train with the Textual TUI.")]
 
 
 def train_command(
-    config_file: Annotated[
-        Path | None,
-        typer.Argument(
-            metavar="CONFIG.toml",
-            help="TOML file of overrides (see configs/); defaults reproduce the MNIST experiment.",
-            show_default=False,
-        ),
-    ] = None,
-    epochs: Annotated[
-        int | None,
-        typer.Option("--epochs", min=1, help="Epochs in all (with --resume: extends the run)."),
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, help="Images per optimizer step.")
-    ] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")] = None,
-    l2_weight: Annotated[
-        float | None, typer.Option("--l2-weight", help="Weight of the squared-code penalty.")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="PRNG seed.")
-    ] = None,
-    dataset: Annotated[
-        str | None,
-        typer.Option("--dataset", help="mnist, notmnist, letters, or a path to data files."),
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Folder holding mnist/ and notmnist/.")
-    ] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Never download; fall back to embedded data.")
-    ] = False,
-    device: Annotated[
-        Device | None, typer.Option("--device", help="auto (GPU when present), cpu or gpu.")
-    ] = None,
-    devices: Annotated[
-        int | None,
-        typer.Option("--devices", min=1, help="Data-parallel devices (batch split over them)."),
-    ] = None,
-    run_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--run-dir",
-            help="Run directory (default runs/<name>, or runs/<name>-2... if that holds a run).",
-            show_default=False,
-        ),
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", help="Run name (default: config's).")
-    ] = None,
-    resume: Annotated[
-        Path | None,
-        typer.Option("--resume", metavar="RUN_DIR", help="Continue a run from its latest.ckpt."),
-    ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
-    tui: Annotated[bool, typer.Option("--tui", help="Train with the Textual TUI.")] = False,
+    config_file: ConfigFile = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    l2_weight: L2Weight = None,
+    seed: Seed = None,
+    dataset: DatasetName = None,
+    data_dir: DataDir = None,
+    offline: Offline = False,
+    device: DeviceKind = None,
+    devices: DeviceCount = None,
+    run_dir: RunDirOption = None,
+    name: RunName = None,
+    resume: Resume = None,
+    json_out: JsonOut = False,
+    quiet: Quiet = False,
+    tui: Tui = False,
 ) -> None:
     """Train the tied autoencoder; with no arguments, the original MNIST experiment."""
     given = _option_overrides(
@@ -295,66 +185,96 @@ def train_command(
         raise typer.BadParameter("--tui and --json cannot be combined", param_hint="--json")
     _cpu_device_flag(devices, device.value if device is not None else None)
 
-    from aecli.config import from_dict, load_config
-
     if resume is not None:
-        bad = [opt for k, (_, opt, _) in given.items() if k not in _RESUME_OK]
-        if config_file is not None:
-            bad.insert(0, "CONFIG.toml")
-        if run_dir is not None:
-            bad.append("--run-dir")
-        if bad:
-            raise typer.BadParameter(
-                f"{', '.join(bad)} cannot be changed when resuming (the run keeps its own "
-                "settings; --epochs, --device, --devices, --data-dir and --offline may be given)",
-                param_hint="--resume",
-            )
-        from aecli.checkpoint import LATEST, read_header, resolve_path
-
-        if resume.is_file():  # a checkpoint file: its run directory is what resumes
-            raise typer.BadParameter(
-                f"{resume} is a file: pass its run directory ({resume.parent}); a run always "
-                "resumes from its latest.ckpt",
-                param_hint="--resume",
-            )
-        header, _ = read_header(resolve_path(resume, which=LATEST))
-        config = _apply(from_dict(header["config"]), given)
-        target = resume
+        config, target = _resumed_config(resume, given, config_file, run_dir), resume
     else:
+        from aecli.config import load_config
+
         config = _apply(load_config(config_file), given)
         target = run_dir if run_dir is not None else _default_run_dir(config.name)
 
     if tui:
-        try:
-            from aecli.tui.app import run_training_tui
-        except ImportError:
-            raise TrainingError(
-                "the training TUI is not available in this build (aecli.tui.app."
-                "run_training_tui is missing): run 'aecli train' without --tui"
-            ) from None
-        last = run_training_tui(config, target, None, resume is not None)
+        last = _training_tui()(config, target, None, resume is not None)
         raise typer.Exit(_after_tui(last, target))
 
     code = _run(config, target, resume is not None, json_out=json_out, quiet=quiet)
     raise typer.Exit(code)
 
 
-def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: bool) -> int:
-    from aecli.events import (
-        Compiling,
-        EpochEnd,
-        EpochProgress,
-        RunStarted,
-        TrainControl,
-        TrainingFinished,
-        TrainingStopped,
-    )
-    from aecli.rundir import RunDir
-    from aecli.train import train
+def _resumed_config(
+    resume: Path, given: dict[str, tuple[str, str, Any]], config_file: Any, run_dir: Any
+) -> Any:
+    """The run's own config from its checkpoint, with the options a resume may change."""
+    bad = [opt for key, opt, _ in given.values() if key not in RESUME_KEYS]
+    if config_file is not None:
+        bad.insert(0, "CONFIG.toml")
+    if run_dir is not None:
+        bad.append("--run-dir")
+    if bad:
+        raise typer.BadParameter(
+            f"{', '.join(bad)} cannot be changed when resuming (the run keeps its own "
+            f"settings; {_resume_options()} may be given)",
+            param_hint="--resume",
+        )
+    from aecli.checkpoint import LATEST, read_header, resolve_path
+    from aecli.config import from_dict
 
-    control = TrainControl()
+    if resume.is_file():  # a checkpoint file: its run directory is what resumes
+        raise typer.BadParameter(
+            f"{resume} is a file: pass its run directory ({resume.parent}); a run always "
+            f"resumes from its {LATEST}",
+            param_hint="--resume",
+        )
+    header, _ = read_header(resolve_path(resume, which=LATEST))
+    return _apply(from_dict(header["config"]), given)
+
+
+def _training_tui() -> Callable[..., Any]:
+    """``aecli.tui.app.run_training_tui``; a one-line error when the TUI cannot be imported.
+
+    Only a build without ``aecli.tui`` is "not available"; any other missing module (textual,
+    say) is named as it is, so a broken install is not mistaken for a missing feature.
+    """
+    try:
+        from aecli.tui.app import run_training_tui
+    except ModuleNotFoundError as e:
+        if e.name in ("aecli.tui", "aecli.tui.app"):
+            raise TrainingError(
+                "the training TUI is not available in this build (no aecli.tui): "
+                "run 'aecli train' without --tui"
+            ) from None
+        raise TrainingError(
+            f"the training TUI cannot start: module {e.name!r} is missing ({e}): install it, "
+            "or run 'aecli train' without --tui"
+        ) from None
+    return run_training_tui
+
+
+def _resume_options() -> str:
+    """``--epochs, --device, ... and --offline``: the options ``RESUME_KEYS`` come from."""
+    options = ["--" + key.partition(".")[2].replace("_", "-") for key in RESUME_KEYS]
+    return f"{', '.join(options[:-1])} and {options[-1]}"
+
+
+def _events(
+    config: Any, run_dir: Path, resume: bool, control: Any, notice: Callable[[str], None]
+) -> Iterator[events.Event]:
+    """Load the run's data (its notices first), then train on it."""
+    from aecli.data import load_dataset
+    from aecli.training import train
+
+    d = config.data
+    data = load_dataset(d.dataset, data_dir=d.data_dir, offline=d.offline, report=notice)
+    yield from train(
+        config, run_dir=run_dir, data=data, resume=resume, control=control, report=notice
+    )
+
+
+def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: bool) -> int:
+    from aecli.rundir import RunDir
+
+    control = events.TrainControl()
     received: list[int] = []
-    renderer = _Renderer(quiet)
 
     def on_signal(signum: int, frame: Any) -> None:
         if received:  # second signal: do not wait for the chunk to end
@@ -372,38 +292,24 @@ def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: boo
             return 1
         return _EXIT_SIGNAL.get(received[0], 130) if received else 130
 
-    events = train(config, run_dir=run_dir, resume=resume, control=control, report=renderer.notice)
+    renderer = Renderer(quiet=quiet, json_out=json_out, run_dir=run_dir, stopped_exit=stopped_exit)
+    stream = _events(config, run_dir, resume, control, renderer.notice)
     try:
-        for ev in events:
-            if isinstance(ev, RunStarted):
-                renderer.start(ev)
-            elif isinstance(ev, Compiling):
-                renderer.compiling()
-            elif isinstance(ev, EpochProgress):
-                renderer.epoch_progress(ev)
-            elif isinstance(ev, EpochEnd):
-                renderer.epoch_end(ev)
-            elif isinstance(ev, TrainingFinished):
-                renderer.stop()
-                if json_out:
-                    print(json.dumps(ev.summary))
-                elif not quiet:
-                    _print_summary(ev.summary)
-                return 0
-            elif isinstance(ev, TrainingStopped):
-                renderer.stop()
-                return _report_stop(ev, run_dir, json_out, stopped_exit(ev.reason))
+        for ev in stream:
+            code = renderer.dispatch(ev)
+            if code is not None:
+                return code
         return 1  # pragma: no cover - the generator always ends with one of the two
     except KeyboardInterrupt:
-        events.close()  # releases the run directory's lock
+        stream.close()  # releases the run directory's lock
         renderer.stop()
-        ev = TrainingStopped(
+        ev = events.TrainingStopped(
             epoch=-1,
             reason="interrupted",
             message="training interrupted; the run is saved after its last complete epoch",
             checkpoint=RunDir(run_dir).latest,
         )
-        return _report_stop(ev, run_dir, json_out, 130)
+        return report_stop(ev, run_dir, json_out, 130)
     finally:
         renderer.stop()
         for sig, old in handlers.items():
@@ -413,39 +319,14 @@ def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: boo
 
 def _after_tui(last: Any, run_dir: Path) -> int:
     """Exit status after the TUI closed: its last training event decides (None: never began)."""
-    from aecli.events import TrainingFinished, TrainingStopped
-
-    if isinstance(last, TrainingFinished):
+    if isinstance(last, events.TrainingFinished):
         print(f"run directory: {last.summary['run_dir']}")
         return 0
-    if isinstance(last, TrainingStopped):
+    if isinstance(last, events.TrainingStopped):
         # A stop asked for with the TUI's key is a normal end; Ctrl-C and divergence are not.
         code = {"diverged": 1, "interrupted": 130}.get(last.reason, 0)
-        return _report_stop(last, run_dir, False, code)
+        return report_stop(last, run_dir, False, code)
     return 0
-
-
-def _report_stop(ev: Any, run_dir: Path, json_out: bool, code: int) -> int:
-    has_ckpt = ev.checkpoint is not None and Path(ev.checkpoint).exists()
-    resume_cmd = _resume_command(run_dir) if has_ckpt else None
-    if json_out:
-        print(
-            json.dumps(
-                {
-                    "status": ev.reason,
-                    "message": ev.message,
-                    "run_dir": str(run_dir),
-                    "epochs_completed": ev.epoch if ev.epoch >= 0 else None,
-                    "checkpoint": str(ev.checkpoint) if has_ckpt else None,
-                    "resume_command": resume_cmd,
-                }
-            )
-        )
-    message = " ".join(ev.message.split())
-    print(f"error: {message}" if ev.reason == "diverged" else message, file=sys.stderr, flush=True)
-    if resume_cmd and ev.reason != "diverged" and resume_cmd not in message:
-        print(f"resume with: {resume_cmd}", file=sys.stderr, flush=True)
-    return code
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aecli.config import RESUME_KEYS
 from aecli.experiment import jobs
 from aecli.experiment.results import EmbedResult, ExperimentResult, TsneMapResult
 from aecli.latent.embed import ProgressFn
@@ -22,23 +23,17 @@ from aecli.rundir import RunDir
 
 Notice = Callable[[str], None]
 
-# Config keys that do not change what a run computes: a finished run with other values of these
-# is reused, not retrained.
-_IRRELEVANT = {
-    ("train", "epochs"),
-    ("train", "device"),
-    ("train", "devices"),
-    ("train", "chunks_per_epoch"),
-    ("data", "data_dir"),
-    ("data", "offline"),
-}
+# A finished run is reused, not retrained, when its config differs only in keys that do not
+# change what it computes: those a resume may change, and how an epoch is cut into compiled
+# chunks (a resume keeps the checkpoint's).
+_REUSABLE = {*RESUME_KEYS, "train.chunks_per_epoch"}
 
 
 def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for section, value in cfg_dict.items():
         if isinstance(value, dict):
-            out[section] = {k: v for k, v in value.items() if (section, k) not in _IRRELEVANT}
+            out[section] = {k: v for k, v in value.items() if f"{section}.{k}" not in _REUSABLE}
         else:
             out[section] = value
     return out
@@ -129,7 +124,7 @@ def train_run(config: Any, run_dir: Path, splits: Any, progress: ProgressFn, not
         TrainingError: another config or other data in ``run_dir``, or training stopped.
     """
     from aecli.events import dispatcher
-    from aecli.train import train
+    from aecli.training import train
 
     state, done = run_state(run_dir, config, splits)
     if state == "reuse":

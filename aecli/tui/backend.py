@@ -1,10 +1,10 @@
 """What the TUI needs from the rest of aecli, behind small callables that tests replace.
 
 The app never imports JAX itself: it calls a ``Backend`` whose default members import
-``aecli.train``, ``aecli.data``, ``aecli.checkpoint`` and JAX lazily, inside the functions, and
-only from worker threads (``aecli.latent.codes`` imports JAX on its first call). Pilot tests
-build a ``Backend`` from a scripted trainer and a numpy "model" that already has ``encode`` /
-``decode`` / ``reconstruct`` on arrays, so they run without JAX.
+``aecli.training``, ``aecli.data``, ``aecli.checkpoint`` and JAX lazily, inside the functions,
+and only from worker threads (``aecli.latent.codes`` imports JAX on its first call). Pilot
+tests build a ``Backend`` from a scripted trainer and a numpy "model" that already has
+``encode`` / ``decode`` / ``reconstruct`` on arrays, so they run without JAX.
 
 A *model view* is anything with ``decode(codes (n, d)) -> images (n, 28, 28) in [0, 1]``,
 ``encode(images uint8 (n, 28, 28)) -> codes (n, d)`` and ``reconstruct(images) -> (images,
@@ -82,9 +82,9 @@ def jax_view(model: Any) -> ModelView:
 
 
 def default_trainer(config: Any, **kwargs: Any) -> Iterator[Any]:
-    """``aecli.train.train`` (keywords: run_dir, data, resume, control, report), imported when
-    training starts."""
-    from aecli.train import train
+    """``aecli.training.train`` (keywords: run_dir, data, resume, control, report), imported
+    when training starts."""
+    from aecli.training import train
 
     return train(config, **kwargs)
 
@@ -142,7 +142,7 @@ class Backend:
 
     Attributes:
         trainer: ``trainer(config, run_dir=, data=, resume=, control=)`` -> iterator of
-            ``aecli.events`` values (``aecli.train.train`` by default).
+            ``aecli.events`` values (``aecli.training.train`` by default).
         load_data: ``load_data(config, report)`` -> ``DatasetSplits``.
         make_view: ``make_view(model)`` -> ``ModelView``.
         load_run: ``load_run(run_dir)`` -> ``RunSnapshot``.

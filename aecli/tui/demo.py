@@ -158,7 +158,7 @@ class FakeModel:
 
 
 class ScriptedTrainer:
-    """A training loop that yields ``aecli.events`` like ``aecli.train.train`` does.
+    """A training loop that yields ``aecli.events`` like ``aecli.training.train`` does.
 
     Each epoch has ``chunks`` progress events. With ``gate`` (a semaphore), every chunk waits
     for one release, so a test decides exactly how far training gets; with ``delay``, chunks
