@@ -62,7 +62,6 @@ def run_state(run_dir: Path, config: Any, splits: Any = None) -> tuple[str, int]
     """
     from aecli.checkpoint import read_header
     from aecli.errors import TrainingError
-    from aecli.rundir import RunDir
 
     f = RunDir(run_dir).latest
     if not f.is_file():
