@@ -118,8 +118,7 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands to ``app``; none of them imports anything heavy at import.
-    from aecli.cli import data, experiment, latent, tui
-    from aecli.commands import train
+    from aecli.cli import data, experiment, latent, train, tui
 
     for module in (data, train, latent, experiment, tui):
         module.register(app)

@@ -1,7 +1,7 @@
 """Command: ``aecli tui RUN_DIR``, the Textual explorer of a finished or interrupted run.
 
 Textual and the TUI are imported inside the command, so ``aecli --help`` stays instant.
-(``aecli train --tui`` lives in ``aecli/commands/train.py`` and calls
+(``aecli train --tui`` lives in ``aecli/cli/train.py`` and calls
 ``aecli.tui.app.run_training_tui``.)
 """
 
