@@ -108,32 +108,42 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+MAX_NAME = 100  # a run name becomes a folder name
+MAX_CONFIG_BYTES = 1 << 20  # a real config is a few hundred bytes
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut to a length an error line can hold (a hostile value may be 10 MB)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text):,} characters)"
+
+
 def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
     """Check ``value`` against the type of the field's default; return it in the field's type."""
-    where = f"config key '{key}'"
+    where = f"config key {_shown(key)}"
     if isinstance(default, bool) or annotation == "bool":
         if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
+            raise ConfigError(f"{where} must be true or false, got {_shown(value)}")
         return value
     if isinstance(default, tuple):
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
-            raise ConfigError(f"{where} must be a list of integers, got {value!r}")
+            raise ConfigError(f"{where} must be a list of integers, got {_shown(value)}")
         return tuple(value)
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
+            raise ConfigError(f"{where} must be a number, got {_shown(value)}")
         return float(value)
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
+            raise ConfigError(f"{where} must be an integer, got {_shown(value)}")
         return value
     # str fields, some of which may be None (data_dir)
     if value is None and "None" in annotation:
         return None
     if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string, got {value!r}")
+        raise ConfigError(f"{where} must be a string, got {_shown(value)}")
     return value
 
 
@@ -144,18 +154,25 @@ def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
     for dotted, value in overrides.items():
         if dotted == "name":
             if not isinstance(value, str) or not value:
-                raise ConfigError(f"config key 'name' must be a non-empty string, got {value!r}")
+                raise ConfigError(
+                    f"config key 'name' must be a non-empty string, got {_shown(value)}"
+                )
+            if len(value) > MAX_NAME or "\x00" in value or "/" in value or value in (".", ".."):
+                raise ConfigError(
+                    f"config key 'name' must be a folder name of at most {MAX_NAME} characters "
+                    f"without '/' or NUL, got {_shown(value)}"
+                )
             name = value
             continue
         section, _, key = dotted.partition(".")
         cls = _SECTIONS.get(section)
         if cls is None or not key:
             known = ", ".join(["name", *_SECTIONS])
-            raise ConfigError(f"unknown config key '{dotted}': top-level keys are {known}")
+            raise ConfigError(f"unknown config key {_shown(dotted)}: top-level keys are {known}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         if key not in fields:
             raise ConfigError(
-                f"unknown config key '{dotted}': [{section}] accepts {', '.join(fields)}"
+                f"unknown config key {_shown(dotted)}: [{section}] accepts {', '.join(fields)}"
             )
         current = getattr(config, section)
         sections.setdefault(section, {})[key] = _coerce(
@@ -194,9 +211,24 @@ def load_config(path: str | Path | None) -> Config:
     if not p.is_file():
         raise ConfigError(f"config file {p} not found: pass an existing .toml file")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        with open(p, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {p} is over {MAX_CONFIG_BYTES >> 20} MiB: pass a small .toml file"
+        )
+    if b"\x00" in raw:
+        raise ConfigError(f"config file {p} contains NUL bytes: pass a .toml text file")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {p} is not valid TOML ({e}): fix the syntax") from None
+        raise ConfigError(
+            f"config file {p} is not valid TOML ({str(e)[:120]}): fix the syntax"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"config file {p} is nested too deeply: fix the syntax") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {p} is not UTF-8 text: pass a .toml file") from None
     try:
