@@ -6,9 +6,9 @@ events to the renderer (``train_output``), and turns the outcome into an exit st
 
 * 0: finished; ``--json`` prints one summary object on stdout and nothing else goes there.
 * 1: an error (one line on stderr), or training diverged (the last finite checkpoint is kept).
-* 130 / 143: stopped by Ctrl-C (SIGINT) / SIGTERM. The run is saved after its last complete
-  epoch and the resume command is printed. A second Ctrl-C stops without waiting for the
-  current chunk to finish (the checkpoint is the same).
+* 130 / 143 / 129: stopped by Ctrl-C (SIGINT) / SIGTERM / SIGHUP (the terminal closed). The
+  run is saved after its last complete epoch and the resume command is printed (shell-quoted).
+  A second Ctrl-C stops without waiting for the current chunk to finish (same checkpoint).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from aecli.cli.train_output import Renderer, report_stop
 from aecli.config import RESUME_KEYS
 from aecli.errors import ConfigError, TrainingError
 
-_EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# SIGHUP (the terminal closed) stops like SIGTERM: consistent checkpoint, curve, resume hint.
+_EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
 class Device(str, Enum):
@@ -68,13 +69,26 @@ def _apply(config: Any, overrides: dict[str, tuple[str, str, Any]]) -> Any:
 
 
 def _default_run_dir(name: str) -> Path:
-    """``runs/<name>``, or ``runs/<name>-2``, ``-3``... when that one already holds a run."""
+    """Claim ``runs/<name>``, or ``runs/<name>-2``, ``-3``... when that one is taken.
+
+    The claim is a ``mkdir``, atomic, so two trainings started together get different names.
+    """
     base = Path("runs") / name
+    base.parent.mkdir(parents=True, exist_ok=True)
     candidate, i = base, 1
-    while candidate.exists() and any(candidate.iterdir()):
-        i += 1
-        candidate = base.with_name(f"{name}-{i}")
-    return candidate
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            i += 1
+            candidate = base.with_name(f"{name}-{i}")
+        except OSError as e:
+            raise typer.BadParameter(
+                f"cannot create the run directory {str(candidate)[:80]} ({e.strerror}): "
+                "pass --run-dir or another name",
+                param_hint="--name",
+            ) from None
 
 
 def _cpu_device_flag(devices: int | None, device: str | None) -> None:
@@ -192,13 +206,18 @@ def train_command(
 
         config = _apply(load_config(config_file), given)
         target = run_dir if run_dir is not None else _default_run_dir(config.name)
+    claimed = resume is None and run_dir is None
+    try:
+        if tui:
+            last = _training_tui()(config, target, None, resume is not None)
+            raise typer.Exit(_after_tui(last, target))
+        code = _run(config, target, resume is not None, json_out=json_out, quiet=quiet)
+        raise typer.Exit(code)
+    finally:
+        if claimed:  # a claimed name whose run never began is given back
+            from aecli.rundir import RunDir
 
-    if tui:
-        last = _training_tui()(config, target, None, resume is not None)
-        raise typer.Exit(_after_tui(last, target))
-
-    code = _run(config, target, resume is not None, json_out=json_out, quiet=quiet)
-    raise typer.Exit(code)
+            RunDir(target).remove_if_unused()
 
 
 def _resumed_config(
@@ -284,7 +303,7 @@ def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: boo
 
     handlers: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _EXIT_SIGNAL:
             handlers[sig] = signal.signal(sig, on_signal)
 
     def stopped_exit(reason: str) -> int:

@@ -7,6 +7,7 @@ final summary (human, or one JSON object with ``--json``) or a stop's JSON recor
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -188,7 +189,7 @@ def _print_summary(s: dict[str, Any]) -> None:
 def report_stop(ev: events.TrainingStopped, run_dir: Path, json_out: bool, code: int) -> int:
     """Say why training stopped and how to resume (stderr; JSON on stdout); return ``code``."""
     has_ckpt = ev.checkpoint is not None and Path(ev.checkpoint).exists()
-    resume_cmd = f"aecli train --resume {run_dir}" if has_ckpt else None
+    resume_cmd = f"aecli train --resume {shlex.quote(str(run_dir))}" if has_ckpt else None
     if json_out:
         print(
             json.dumps(

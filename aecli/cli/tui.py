@@ -7,12 +7,28 @@ Textual and the TUI are imported inside the command, so ``aecli --help`` stays i
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from aecli.cli.options import split_choices
+
+
+def require_terminal() -> None:
+    """Refuse to draw a screen when stdin or stdout is not a terminal (a file, a pipe).
+
+    Raises:
+        AecliError: stdin or stdout is not a terminal.
+    """
+    from aecli.errors import AecliError
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise AecliError(
+            "the terminal UI needs a terminal (stdin and stdout are not both a tty): run it in "
+            "a terminal, or use 'aecli train' / 'aecli generate' for non-interactive output"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +60,7 @@ def register(app: typer.Typer) -> None:
         from aecli.checkpoint import resolve_path
 
         resolve_path(run_dir)  # a missing run is a one-line error before the screen opens
+        require_terminal()
         from aecli.tui.app import open_run_tui
 
         overrides = {"data.data_dir": str(data_dir) if data_dir else None}

@@ -14,6 +14,7 @@ never interrupted (same machine, same device count). A diverging loss (non-finit
 
 from __future__ import annotations
 
+import shlex
 import statistics
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -83,9 +84,10 @@ def train(
     report = report or _noop
     control = control or TrainControl()
     wall_start = time.perf_counter()
-    session, state = open_session(config, run_dir, data, resume=resume, report=report)
-    run = session.run
+    run = RunDir(run_dir)
+    # Lock first, then look: "does this directory hold a run?" is answered under the lock.
     with run.lock():
+        session, state = open_session(config, run_dir, data, resume=resume, report=report)
         remove_stale_temps(run.path)  # left by a writer that was killed mid-write
         run.write_config(session.config.to_dict())
         run.write_metrics(list(state.metrics))  # drops lines past the checkpoint
@@ -320,7 +322,7 @@ def _stopped(run: RunDir, done: int, reason: str, what: str, epoch: int) -> Trai
         message=(
             f"training {what} {epoch}; the run is saved after epoch {done} (a partial epoch "
             f"is discarded so that a resume is exact): continue with "
-            f"'aecli train --resume {run.path}'"
+            f"aecli train --resume {shlex.quote(str(run.path))}"
         ),
         checkpoint=run.latest,
     )
