@@ -29,6 +29,10 @@ Notice = Callable[[str], None]
 _REUSABLE = {*RESUME_KEYS, "train.chunks_per_epoch"}
 
 
+def _ignore(_line: str) -> None:
+    """A notice callback that shows nothing."""
+
+
 def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for section, value in cfg_dict.items():
@@ -53,7 +57,9 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ) or sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
-def run_state(run_dir: Path, config: Any, splits: Any = None) -> tuple[str, int]:
+def run_state(
+    run_dir: Path, config: Any, splits: Any = None, notice: Notice | None = None
+) -> tuple[str, int]:
     """``("new" | "resume" | "reuse", epochs done)`` for training ``config`` into ``run_dir``.
 
     Raises:
@@ -82,6 +88,11 @@ def run_state(run_dir: Path, config: Any, splits: Any = None) -> tuple[str, int]
             f"{len(splits['train'].images):,} ({splits.source}): pass --run-dir NEW_DIR to train "
             "on this data, or point at the data the run was trained on"
         )
+    if splits is not None:
+        from aecli.training.session import check_fingerprint, images_fingerprint
+
+        now = images_fingerprint(splits["train"].images)
+        check_fingerprint(trained_on, now, str(run_dir), splits.source, notice or _ignore)
     epoch = int(header.get("epoch", 0))
     return ("reuse" if epoch >= config.train.epochs else "resume"), epoch
 
@@ -125,7 +136,7 @@ def train_run(config: Any, run_dir: Path, splits: Any, progress: ProgressFn, not
     from aecli.events import dispatcher
     from aecli.training import train
 
-    state, done = run_state(run_dir, config, splits)
+    state, done = run_state(run_dir, config, splits, notice)
     if state == "reuse":
         notice(f"reusing the finished run in {run_dir} ({done} epochs)")
         return state
