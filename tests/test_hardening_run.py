@@ -430,10 +430,12 @@ def test_flipped_header_bit_l2_weight_refused(base: Path, tmp_path: Path):
     assert snapshot(tmp_path) == before
 
 
-def test_flipped_header_bit_n_train_refused(base: Path, tmp_path: Path):
-    """``"n_train": 300`` -> ``301`` (one bit) in latest.ckpt: ``embed`` refuses."""
+def test_flipped_header_bit_n_test_refused(base: Path, tmp_path: Path):
+    """The test split's size, last digit one bit off, in latest.ckpt: ``embed`` refuses."""
     run = copy_base(base, tmp_path)
-    flip_one_bit(run / "latest.ckpt", '"n_train": 300', '"n_train": 301')
+    n = str(header_of(run / "latest.ckpt")["dataset"]["n_test"])
+    flipped = n[:-1] + str(int(n[-1]) ^ 1)
+    flip_one_bit(run / "latest.ckpt", f'"n_test": {n},', f'"n_test": {flipped},')
     before = snapshot(tmp_path)
     r = aecli(["embed", "--run", run, "--out", tmp_path / "e.png"], tmp_path)
     clean_failure(r, words=("latest.ckpt", "checkpoint"))

@@ -203,7 +203,7 @@ def report_stop(ev: events.TrainingStopped, run_dir: Path, json_out: bool, code:
                 }
             )
         )
-    message = " ".join(ev.message.split())
+    message = " ".join(ev.message.splitlines())  # one line; a path's own spaces stay
     print(f"error: {message}" if ev.reason == "diverged" else message, file=sys.stderr, flush=True)
     if resume_cmd and ev.reason != "diverged" and resume_cmd not in message:
         print(f"resume with: {resume_cmd}", file=sys.stderr, flush=True)

@@ -118,10 +118,8 @@ def open_session(
     resume: bool,
     report: Callable[[str], None],
 ) -> tuple[Session, TrainState]:
-    """Check the run directory, devices and data; return the session and its starting state.
-
-    The caller holds the run directory's lock, so the check that a fresh run's directory is
-    unused and the training that follows are one step.
+    """Check the run directory (the caller holds its lock), devices and data; return the
+    session and its starting state.
 
     Args:
         config: the resolved config; on resume only its ``RESUME_KEYS`` are used.
