@@ -19,7 +19,7 @@ def experiment(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="A config .toml file.")],
     run_dir: Annotated[
         Path | None,
-        typer.Option("--run-dir", help="Run directory (default: runs/<config name>)."),
+        typer.Option("--run-dir", help="Run directory (default: `runs/<config name>`)."),
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override train.epochs.")] = None,
     data_dir: DataDir = None,

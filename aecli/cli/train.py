@@ -132,7 +132,7 @@ RunDirOption = Annotated[
     Path | None,
     typer.Option(
         "--run-dir",
-        help="Run directory (default runs/<name>, or runs/<name>-2... if that holds a run).",
+        help="Run directory (default `runs/<name>`, or `runs/<name>-2`... if that holds a run).",
         show_default=False,
     ),
 ]
