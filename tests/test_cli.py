@@ -71,6 +71,9 @@ def test_every_help_works_with_h_and_shows_no_value_for_flags():
         assert result.exit_code == 0, (argv, result.output)
         assert "Usage:" in result.output, argv
         assert "<bool>" not in result.output, argv  # a flag takes no value
+        if argv:  # every command's help ends with examples of its use
+            tail = result.output.rstrip().splitlines()[-6:]
+            assert any(line.strip().startswith(f"$ aecli {argv[0]}") for line in tail), argv
 
 
 def test_help_keeps_placeholders_that_markdown_would_swallow():
