@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from aecli.cli.options import split_choices
+from aecli.cli.options import examples, split_choices
 
 
 def require_terminal() -> None:
@@ -34,7 +34,9 @@ def require_terminal() -> None:
 def register(app: typer.Typer) -> None:
     """Add ``tui`` to the app."""
 
-    @app.command("tui")
+    @app.command(
+        "tui", epilog=examples("aecli tui runs/mnist", "aecli train configs/quick.toml --tui")
+    )
     def tui(
         run_dir: Annotated[
             Path, typer.Argument(help="Run directory written by 'aecli train'.", show_default=False)
