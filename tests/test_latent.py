@@ -284,3 +284,15 @@ def test_tsne_engines_separate_toy_classes_and_report_progress(engine):
 def test_tsne_needs_some_images():
     with pytest.raises(AecliError, match="at least 10"):
         embed.tsne(images(5))
+
+
+def test_grid_around_is_centred_in_the_scatter_layout():
+    from aecli.latent.grid import grid_around
+
+    g = grid_around((1.0, 2.0), 3, 0.5)
+    np.testing.assert_allclose(g.xs, [0.5, 1.0, 1.5])
+    np.testing.assert_allclose(g.ys, [2.5, 2.0, 1.5])  # code 2 descends down the rows
+    np.testing.assert_allclose(g.codes[1, 1], [1.0, 2.0])
+    np.testing.assert_allclose(g.codes[0, 2], [1.5, 2.5])
+    with pytest.raises(ConfigError):
+        grid_around((0.0, 0.0), 3, 0.0)

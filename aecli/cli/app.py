@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -20,6 +20,8 @@ from typer.core import TyperGroup
 from aecli import __version__
 from aecli.cli.output import error_line
 from aecli.errors import AecliError
+
+HELP_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
 def _os_error_line(e: OSError) -> str:
@@ -42,6 +44,7 @@ class _ErrorHandlingGroup(TyperGroup):
     """
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: D102
+        _hide_flag_types(self)
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -109,6 +112,22 @@ def _tolerant_streams() -> None:
             stream.reconfigure(errors="replace")
 
 
+def _hide_flag_types(command: Any) -> None:
+    """Flags take no value, so their help shows none (Typer would print ``<bool>``).
+
+    Typer prints an option's ``metavar`` in place of its type when one is set; an empty one
+    leaves the column blank. Done once for the whole tree, so no command can forget it.
+    """
+    params = list(getattr(command, "params", ()))
+    if hasattr(command, "get_help_option"):  # built on first use and cached by the command
+        params.append(command.get_help_option(typer.Context(command, **HELP_SETTINGS)))
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
+
+
 def _report(e: typer.TyperException) -> int:
     """Show a command-line error as Typer's public API lets us see it; returns the exit code.
 
@@ -131,7 +150,8 @@ app = typer.Typer(
     name="aecli",
     cls=_ErrorHandlingGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings=HELP_SETTINGS,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
     help="Train, inspect and generate from a tied-weight autoencoder with a 2-D code.",

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aecli.cli.options import CatalogDataDir, CatalogJson, CatalogOffline, split_choices
+from aecli.cli.options import CatalogDataDir, CatalogJson, CatalogOffline, examples, split_choices
 from aecli.cli.output import check_out, notice, print_json
 
 data_app = typer.Typer(
@@ -46,7 +46,9 @@ def _files_bytes(paths: list[str] | tuple[Any, ...]) -> int:
     return total
 
 
-@data_app.command("list")
+@data_app.command(
+    "list", epilog=examples("aecli data list", "aecli data list --data-dir ../shared/data --json")
+)
 def list_cmd(
     data_dir: CatalogDataDir = None,
     offline: CatalogOffline = False,
@@ -171,7 +173,9 @@ def _short_source(src: Any) -> str:
     return src.path.name + ("/" if src.kind == "folder" else "")
 
 
-@data_app.command("download")
+@data_app.command(
+    "download", epilog=examples("aecli data download mnist", "aecli data download notmnist --large")
+)
 def download_cmd(
     name: Annotated[str, typer.Argument(help="mnist or notmnist (letters is generated locally).")],
     large: Annotated[
@@ -216,7 +220,12 @@ def download_cmd(
     )
 
 
-@data_app.command("show")
+@data_app.command(
+    "show",
+    epilog=examples(
+        "aecli data show mnist", "aecli data show notmnist --data-dir ../shared/data --json"
+    ),
+)
 def show_cmd(
     name: Annotated[
         str,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from aecli.cli.options import DataDir, Json, Offline, Seed
+from aecli.cli.options import DataDir, Json, Offline, examples, seed_for
 from aecli.cli.output import emit, notice, progress_display
 
 
@@ -19,7 +19,7 @@ def experiment(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="A config .toml file.")],
     run_dir: Annotated[
         Path | None,
-        typer.Option("--run-dir", help="Run directory (default: runs/<config name>)."),
+        typer.Option("--run-dir", help="Run directory (default: `runs/<config name>`)."),
     ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override train.epochs.")] = None,
     data_dir: DataDir = None,
@@ -31,7 +31,7 @@ def experiment(
         int | None,
         typer.Option("--tsne-n", help="t-SNE on a stratified subsample of N training images."),
     ] = None,
-    seed: Seed = 0,
+    seed: seed_for("every step's sampling and t-SNE (training uses the config's train.seed)") = 0,
     as_json: Json = False,
 ) -> None:
     """The whole original experiment: train (or reuse a finished run), then the sample sheet,
@@ -64,4 +64,10 @@ def experiment(
 
 def register(app: typer.Typer) -> None:
     """Add ``experiment`` to ``app``."""
-    app.command("experiment")(experiment)
+    app.command(
+        "experiment",
+        epilog=examples(
+            "aecli experiment configs/mnist.toml",
+            "aecli experiment configs/notmnist.toml --data-dir ../shared/data --skip-tsne",
+        ),
+    )(experiment)

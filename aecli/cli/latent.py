@@ -24,11 +24,12 @@ from aecli.cli.options import (
     ReconstructOut,
     Run,
     ScatterOut,
-    Seed,
     SheetOut,
     Split,
     TsneOut,
     check_split,
+    examples,
+    seed_for,
 )
 from aecli.cli.output import check_out, console, emit, notice, progress_display
 
@@ -100,7 +101,7 @@ def reconstruct(
     ascii_: Annotated[
         bool, typer.Option("--ascii", help="Also print the images as terminal text.")
     ] = False,
-    seed: Seed = 0,
+    seed: seed_for("the random images shown (the mean error covers the whole split)") = 0,
     as_json: Json = False,
 ) -> None:
     """Originals above, reconstructions below (each titled with its squared error), and the
@@ -142,7 +143,7 @@ def embed(
         int,
         typer.Option("--trust-n", min=10, help="Subsample size for trustworthiness (O(n^2))."),
     ] = 4000,
-    seed: Seed = 0,
+    seed: seed_for("the 5-NN folds and the trustworthiness subsample") = 0,
     as_json: Json = False,
 ) -> None:
     """Encode a whole split: codes.npz, a scatter of every code by class, and two measures."""
@@ -198,7 +199,7 @@ def tsne(
     trust_n: Annotated[
         int, typer.Option("--trust-n", min=10, help="Subsample for trustworthiness.")
     ] = 4000,
-    seed: Seed = 0,
+    seed: seed_for("the subsample (--n), t-SNE's initialisation and the measures' subsample") = 0,
     as_json: Json = False,
 ) -> None:
     """t-SNE of the same images (PCA to 50 dimensions first), for comparison with the codes."""
@@ -274,7 +275,7 @@ def generate(
     ascii_: Annotated[
         bool, typer.Option("--ascii", help="Also print the sheet as terminal text.")
     ] = False,
-    seed: Seed = 0,
+    seed: seed_for("nothing here: decoding is deterministic (accepted like elsewhere)") = 0,
     as_json: Json = False,
 ) -> None:
     """Decode an evenly spaced grid of codes into one sheet (rows and columns follow the
@@ -308,7 +309,25 @@ def generate(
 
 def register(app: typer.Typer) -> None:
     """Add reconstruct, embed, tsne and generate to ``app``."""
-    app.command("reconstruct")(reconstruct)
-    app.command("embed")(embed)
-    app.command("tsne")(tsne)
-    app.command("generate")(generate)
+    ex = examples
+    app.command(
+        "reconstruct",
+        epilog=ex(
+            "aecli reconstruct --run runs/mnist", "aecli reconstruct --run runs/mnist --n 6 --ascii"
+        ),
+    )(reconstruct)
+    app.command(
+        "embed",
+        epilog=ex("aecli embed --run runs/mnist", "aecli embed --run runs/mnist --grid --json"),
+    )(embed)
+    app.command(
+        "tsne",
+        epilog=ex("aecli tsne --run runs/mnist --compare", "aecli tsne --run runs/mnist --n 3000"),
+    )(tsne)
+    app.command(
+        "generate",
+        epilog=ex(
+            "aecli generate --run runs/mnist --range -2 2 --size 15 --ascii",
+            "aecli generate --run runs/mnist --between 0 1 --steps 8",
+        ),
+    )(generate)

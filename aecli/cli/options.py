@@ -37,10 +37,14 @@ Offline = Annotated[
 Json = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
 ]
-Seed = Annotated[
-    int,
-    typer.Option("--seed", min=0, max=2**32 - 1, help="Seed for sampling, subsampling and t-SNE."),
-]
+
+
+def seed_for(purpose: str) -> Any:
+    """The ``--seed`` option of a command, its help saying what that command uses it for."""
+    return Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help=f"Seed of {purpose}.")]
+
+
+Seed = seed_for("sampling, subsampling and t-SNE")
 Split = Annotated[str, typer.Option("--split", help="Split to use: train, validation, test.")]
 
 
@@ -94,3 +98,8 @@ def split_choices() -> str:
     from aecli.data import SPLITS
 
     return f"{', '.join(SPLITS[:-1])} or {SPLITS[-1]}"
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: its example command lines, as the help's last paragraph."""
+    return "\n\n".join(["Examples:", *(f"  $ {line}" for line in lines)])

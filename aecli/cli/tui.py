@@ -12,13 +12,15 @@ from typing import Annotated
 
 import typer
 
-from aecli.cli.options import split_choices
+from aecli.cli.options import examples, split_choices
 
 
 def register(app: typer.Typer) -> None:
     """Add ``tui`` to the app."""
 
-    @app.command("tui")
+    @app.command(
+        "tui", epilog=examples("aecli tui runs/mnist", "aecli train configs/quick.toml --tui")
+    )
     def tui(
         run_dir: Annotated[
             Path, typer.Argument(help="Run directory written by 'aecli train'.", show_default=False)

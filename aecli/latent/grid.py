@@ -134,6 +134,20 @@ def code_grid(
     return CodeGrid(xs, ys, np.stack([gx, gy], axis=-1).astype(np.float32))
 
 
+def grid_around(center: tuple[float, float], k: int, step: float) -> CodeGrid:
+    """The ``k`` x ``k`` grid of codes centred on ``center``, ``step`` apart (scatter layout).
+
+    Used by the TUI's "grid around the cursor" export; ``k`` odd puts ``center`` in the middle.
+    """
+    if k < 1 or not (math.isfinite(step) and step > 0):
+        raise ConfigError(f"a grid around a code needs k >= 1 and a step > 0, got {k}, {step}")
+    offsets = (np.arange(k) - (k - 1) / 2) * step
+    xs = center[0] + offsets
+    ys = (center[1] + offsets)[::-1]
+    gx, gy = np.meshgrid(xs, ys)
+    return CodeGrid(xs, ys, np.stack([gx, gy], axis=-1).astype(np.float32))
+
+
 def decode_grid(model: Any, grid: CodeGrid) -> np.ndarray:
     """Decode every code of ``grid``: images (rows, cols, 28, 28) in [0, 1]."""
     require_2d_code(model, "a decode grid")

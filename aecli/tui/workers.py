@@ -18,7 +18,7 @@ import numpy as np
 from textual.message import Message
 
 from aecli.events import EpochEnd, TrainControl
-from aecli.latent.grid import CodeGrid, code_grid
+from aecli.latent.grid import CodeGrid, code_grid, grid_around
 from aecli.tui import export
 from aecli.tui.backend import Backend
 from aecli.tui.messages import (
@@ -160,12 +160,17 @@ def save_grid(post: Post, view: Any, out_dir: Path, name: str, request: SaveGrid
     """Decode a grid of codes around ``request.center`` and write it as PNG."""
 
     def job() -> list[Path]:
-        (cx, cy), k, step = request.center, request.k, request.step
-        offs = (np.arange(k) - (k - 1) / 2) * step
-        xs, ys = cx + offs, (cy + offs)[::-1]
-        codes = np.array([[x, y, *request.extra] for y in ys for x in xs], np.float32)
+        grid = grid_around(request.center, request.k, request.step)
+        codes = grid.codes.reshape(-1, 2)
+        if len(request.extra):  # codes wider than 2-D keep the cursor's other coordinates
+            extra = np.broadcast_to(
+                np.asarray(request.extra, np.float32), (len(codes), len(request.extra))
+            )
+            codes = np.concatenate([codes, extra], axis=1)
         images = np.asarray(view.decode(codes))
-        return [export.save_grid_around(out_dir, images, xs, ys, (cx, cy), name=name)]
+        return [
+            export.save_grid_around(out_dir, images, grid.xs, grid.ys, request.center, name=name)
+        ]
 
     _save(post, job)
 
