@@ -695,3 +695,97 @@ def test_lang_c_and_ascii_stdout_for_data_commands(tmp_path: Path, command: str)
         argv = ["data", "show", "data/mnist", "--out", tmp_path / "s.png"]
     r = aecli(argv, tmp_path, env=_ASCII_ENV)
     ends_cleanly(r)
+
+
+# ============================================================================ held-out cases
+
+
+def test_out_is_a_symlink_to_a_file_outside(base: Path, tmp_path: Path):
+    """``--out link.png`` where the link points at a file outside: neither is touched."""
+    run = copy_base(base, tmp_path)
+    victim = tmp_path / "outside.png"
+    victim.write_bytes(b"not aecli's\n")
+    link = tmp_path / "link.png"
+    link.symlink_to(victim)
+    r = aecli(["generate", "--run", run, "--out", link], tmp_path, timeout=HANG)
+    clean_failure(r, words=("link.png", "--out"), within=FAST)
+    assert link.is_symlink() and victim.read_bytes() == b"not aecli's\n"
+
+
+def test_out_is_a_folder_with_a_figure_suffix(base: Path, tmp_path: Path):
+    """``--out d.png/`` an existing folder: the default name is written inside, nothing else."""
+    run = copy_base(base, tmp_path)
+    d = tmp_path / "d.png"
+    d.mkdir()
+    r = aecli(["generate", "--run", run, "--out", d], tmp_path, timeout=HANG)
+    ends_cleanly(r, within=FAST)
+    assert r.rc == 0 and (d / "generate.png").is_file()
+
+
+def test_out_below_a_file_two_levels_up(base: Path, tmp_path: Path):
+    """``--out afile/new/t.png``: a file where a folder must be, refused before t-SNE runs."""
+    run = copy_base(base, tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
+    before = snapshot(tmp_path)
+    argv = ["tsne", "--run", run, "--out", tmp_path / "afile" / "new" / "t.png"]
+    r = aecli(argv, tmp_path)
+    clean_failure(r, words=("afile", "--out"), within=FAST)
+    assert snapshot(tmp_path) == before
+
+
+def test_out_is_a_socket(base: Path, tmp_path: Path):
+    """``--out`` naming a Unix socket: never replaced."""
+    import socket
+
+    run = copy_base(base, tmp_path)
+    path = tmp_path / "s.png"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    try:
+        before = node(path)
+        r = aecli(["reconstruct", "--run", run, "--out", path], tmp_path, timeout=HANG)
+        assert node(path) == before
+        clean_failure(r, words=("s.png", "--out"), within=FAST)
+    finally:
+        sock.close()
+
+
+_MORE_BOUNDS: dict[str, list[object]] = {
+    "step-1e-300": ["generate", "--range", "0", "1", "--step", "1e-300"],
+    "range-nan": ["generate", "--range", "nan", "1"],
+    "range-inf": ["generate", "--range", "-inf", "inf", "--size", "3"],
+    "reconstruct-n-101": ["reconstruct", "--n", "101"],
+    "tsne-jobs-minus-5": ["tsne", "--jobs", "-5"],
+    "between-steps-201": ["generate", "--between", "0", "1", "--steps", "201"],
+}
+
+
+@pytest.mark.parametrize("case", list(_MORE_BOUNDS), ids=list(_MORE_BOUNDS))
+def test_more_work_bounded_by_the_arguments(base: Path, tmp_path: Path, case: str):
+    """Held-out requests for unbounded work: one error line naming the option, at once."""
+    run = copy_base(base, tmp_path)
+    command, *rest = _MORE_BOUNDS[case]
+    before = snapshot(tmp_path)
+    r = aecli(
+        [command, "--run", run, *rest, "--out", tmp_path / "o.png"],
+        tmp_path,
+        limit_as=WORK_LIMIT,
+        timeout=HANG,
+    )
+    flag = next(str(a) for a in rest if str(a).startswith("--"))
+    clean_failure(r, words=(flag, flag.lstrip("-")), within=FAST)
+    assert snapshot(tmp_path) == before
+
+
+def test_json_with_stdout_closed_data_list(tmp_path: Path):
+    """``data list --json >&-``: ends cleanly."""
+    r = aecli(["data", "list", "--json"], tmp_path, close_stdout=True)
+    assert "Exception ignored" not in r.err, str(r)
+    ends_cleanly(r)
+
+
+def test_data_list_piped_to_head(tmp_path: Path):
+    """``aecli data list | head -1``: ends quietly."""
+    rc, err, shown = _piped_to_head(["data", "list"], tmp_path)
+    assert shown.strip()
+    _quiet_end(rc, err)

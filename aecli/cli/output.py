@@ -50,6 +50,8 @@ def check_out(
     try:
         if folder_ok and out.is_dir():
             return
+        if out.is_symlink() or out.exists():
+            check_target(out)  # a device, FIFO or link is named as such, whatever its suffix
         if folder_ok and not out.suffix and not out.is_symlink() and not out.exists():
             check_target(out / "x")  # a new folder: what lies above it must be a folder
             return
