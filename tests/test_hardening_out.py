@@ -785,7 +785,7 @@ def test_json_with_stdout_closed_data_list(tmp_path: Path):
 
 
 def test_data_list_piped_to_head(tmp_path: Path):
-    """``aecli data list | head -1``: ends quietly."""
-    rc, err, shown = _piped_to_head(["data", "list"], tmp_path)
+    """``aecli data list --json | head -1``: ends quietly."""
+    rc, err, shown = _piped_to_head(["data", "list", "--json"], tmp_path)
     assert shown.strip()
     _quiet_end(rc, err)
