@@ -247,6 +247,7 @@ def validate(config: Config) -> None:
         )
     if any(s <= 0 for s in m.sizes):
         raise ConfigError(f"config key 'model.sizes' must be positive, got {list(m.sizes)}")
+    check_model_size(m.sizes)
     if m.activation not in ACTIVATIONS:
         raise ConfigError(
             f"config key 'model.activation' must be one of {', '.join(ACTIVATIONS)}, "
@@ -279,10 +280,43 @@ def validate(config: Config) -> None:
     check_grid(g.low, g.high, g.step, key="grid")
 
 
+# The largest model aecli trains: 50 million parameters are 200 MB of float32 weights and
+# about 1 GB with their gradients, Adam's two moments and the best copy, far beyond the
+# original's 104,000 parameters and still within a laptop's memory.
+MAX_PARAMETERS = 50_000_000
+
+
+def check_model_size(sizes: tuple[int, ...]) -> None:
+    """Refuse, before any array exists, a model whose parameters would not fit in memory.
+
+    Raises:
+        ConfigError: the tied weights and biases of ``sizes`` exceed ``MAX_PARAMETERS``.
+    """
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    params = weights + sum(sizes[1:]) + sum(sizes[:-1])  # encoder and decoder biases
+    if params > MAX_PARAMETERS:
+        shown = ", ".join(f"{s:,}" for s in sizes[:8]) + (", ..." if len(sizes) > 8 else "")
+        raise ConfigError(
+            f"config key 'model.sizes' [{shown}] makes a model of {params:,} parameters "
+            f"(about {params * 20 / 1e9:,.1f} GB to train): at most {MAX_PARAMETERS:,} "
+            "parameters; use smaller layers"
+        )
+
+
+# The largest code magnitude a grid may ask for: far beyond any trained code, still finite
+# for every computation on it (float32 decoding included).
+MAX_CODE = 1e6
+
+
 def check_grid(low: float, high: float, step: float, *, key: str = "grid") -> None:
     """Raise ConfigError unless ``low < high`` and ``0 < step <= high - low`` (all finite)."""
     if not all(math.isfinite(v) for v in (low, high, step)):
         raise ConfigError(f"{key}: low, high and step must be finite numbers")
+    if max(abs(low), abs(high)) > MAX_CODE:
+        raise ConfigError(
+            f"{key}: codes must lie within -{MAX_CODE:g}..{MAX_CODE:g} (trained codes are "
+            f"small; beyond that a decoded image is saturated), got {low:g}..{high:g}"
+        )
     if step <= 0:
         raise ConfigError(f"{key}: step must be positive, got {step}")
     if low >= high:

@@ -32,3 +32,7 @@ class TrainingError(AecliError):
 
 class LatentError(AecliError):
     """A latent-space request that cannot be served (wrong code size, index out of range, ...)."""
+
+
+class OutputError(AecliError):
+    """An output path aecli must not write (a device, a FIFO, a link, a folder, a bad suffix)."""

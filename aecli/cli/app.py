@@ -55,9 +55,9 @@ class _ErrorHandlingGroup(TyperGroup):
             error_line("aborted")
             sys.exit(1)
         except BrokenPipeError:  # `aecli ... | head`: the reader left; say nothing more
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit quiet
+            _drop_stdout()
             sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
+        sys.exit(_flush_stdout(rv if isinstance(rv, int) else 0))
 
     def invoke(self, ctx: typer.Context):  # noqa: D102
         try:
@@ -70,6 +70,46 @@ class _ErrorHandlingGroup(TyperGroup):
         except OSError as e:
             error_line(_os_error_line(e))
             raise typer.Exit(1) from None
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the exit's own flush cannot fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit quiet
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush what a command printed; a stdout that cannot take it ends in one line, exit 1.
+
+    Without this the interpreter's exit flushes stdout itself and prints "Exception ignored"
+    with a traceback (a full disk, ``> /dev/full``); a reader that left (EPIPE) ends quietly.
+    """
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nothing was printed
+        return code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+        return 1
+    except OSError as e:
+        _drop_stdout()
+        if code == 0:  # a failing command has already said why, in its one line
+            error_line(f"cannot write the output to stdout: {e.strerror or e}")
+        return code or 1
+    return code
+
+
+def _tolerant_streams() -> None:
+    """Let stdout and stderr take any text: a character the terminal's encoding lacks (an
+    ASCII-only ``LANG=C`` stdout) becomes ``?`` instead of failing the command midway."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
 
 
 def _hide_flag_types(command: Any) -> None:
@@ -149,4 +189,5 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
+    _tolerant_streams()
     app()

@@ -12,6 +12,15 @@ def _term_width() -> int:
     return max(40, shutil.get_terminal_size((100, 40)).columns)
 
 
+def _unicode(console: Any) -> bool:
+    """Whether the console's encoding has arrows (not on an ASCII-only ``LANG=C`` stdout)."""
+    try:
+        "→↑".encode(console.encoding or "ascii")
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return True
+
+
 def reconstruct_pairs(console: Any, r: Any) -> None:
     """A ``ReconstructResult``'s originals and reconstructions side by side, in pairs, with
     class and error captions."""
@@ -66,7 +75,8 @@ def decode_grid(console: Any, images: Any, xs: Any, ys: Any) -> None:
             if start + k < len(axis):
                 axis[start + k] = ch
     console.print(" " * label_w + "".join(axis).rstrip())
-    console.print(" " * label_w + "code 1 →   (code 2 ↑ on the left)")
+    right, up = ("→", "↑") if _unicode(console) else ("->", "^")
+    console.print(" " * label_w + f"code 1 {right}   (code 2 {up} on the left)")
 
 
 def strip(console: Any, start: Any, decoded: Any, end: Any, codes: Any) -> None:

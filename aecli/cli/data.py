@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from aecli.cli.options import CatalogDataDir, CatalogJson, CatalogOffline, examples, split_choices
-from aecli.cli.output import notice, print_json
+from aecli.cli.output import check_out, notice, print_json
 
 data_app = typer.Typer(
     name="data",
@@ -22,8 +22,6 @@ data_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-_FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def register(app: typer.Typer) -> None:
@@ -254,10 +252,7 @@ def show_cmd(
 
     if split not in SPLITS:
         raise typer.BadParameter(f"{split!r}: choose {split_choices()}", param_hint="--split")
-    if out.suffix.lower() not in _FIGURE_SUFFIXES:
-        raise typer.BadParameter(
-            f"{out.name}: the figure must end in {', '.join(_FIGURE_SUFFIXES)}", param_hint="--out"
-        )
+    check_out(out, folder_ok=False)
     from aecli import data as D
 
     splits = D.load_dataset(name, data_dir, offline, notice)

@@ -31,7 +31,7 @@ from aecli.cli.options import (
     examples,
     seed_for,
 )
-from aecli.cli.output import console, emit, notice, progress_display
+from aecli.cli.output import check_out, console, emit, notice, progress_display
 
 
 def open_checkpoint(run: Path | None, checkpoint: Path | None) -> Any:
@@ -48,7 +48,45 @@ def open_checkpoint(run: Path | None, checkpoint: Path | None) -> Any:
         raise CheckpointError(
             f"run directory {run} not found: pass a run directory made by 'aecli train'"
         )
+    if run is not None:
+        _remove_stale_temps(run)
     return load_checkpoint(run if run is not None else checkpoint)
+
+
+def _remove_stale_temps(run: Path) -> None:
+    """Remove temporary files a killed command left in ``run``, unless a training writes there.
+
+    While a training holds the run's lock its temporary files are live and stay; the probe
+    (``RunDir.is_locked``) never creates or writes the lock file.
+    """
+    from aecli.atomic import remove_stale_temps
+    from aecli.rundir import RunDir
+
+    if not RunDir(run).is_locked():
+        remove_stale_temps(run)
+
+
+def check_count(value: int, low: int, high: int, flag: str, why: str) -> int:
+    """``value`` if ``low <= value <= high``; ``why`` says what the upper limit protects.
+
+    Raises:
+        typer.BadParameter: below ``low`` (a usage error, exit 2).
+        ConfigError: above ``high`` (more work than aecli serves, exit 1).
+    """
+    if value < low:
+        raise typer.BadParameter(f"must be at least {low}, got {value}", param_hint=flag)
+    if value > high:  # a request beyond what aecli serves, not a malformed command line
+        from aecli.errors import ConfigError
+
+        raise ConfigError(f"{flag} must be at most {high:,} ({why}), got {value:,}")
+    return value
+
+
+# The largest requests the latent commands serve: beyond them a figure is unreadable and the
+# work (decoding, drawing) grows without bound.
+MAX_RECONSTRUCT = 100
+MAX_LINE_STEPS = 200
+MAX_THREADS = 1024
 
 
 def reconstruct(
@@ -71,8 +109,8 @@ def reconstruct(
     from aecli.experiment import jobs
 
     check_split(split)
-    if n < 1:
-        raise typer.BadParameter(f"must be at least 1, got {n}", param_hint="--n")
+    check_count(n, 1, MAX_RECONSTRUCT, "--n", "pairs in one readable figure")
+    check_out(out)
     ck = open_checkpoint(run, checkpoint)
     splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
     r = jobs.reconstruct(ck, splits, split, n, seed, out)
@@ -113,6 +151,7 @@ def embed(
     from aecli.latent.embed import preload_measures
 
     check_split(split)
+    check_out(out)
     preload_measures()  # overlaps scikit-learn's slow import with loading and encoding
     ck = open_checkpoint(run, checkpoint)
     splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
@@ -167,7 +206,8 @@ def tsne(
     from aecli.experiment import jobs
 
     check_split(split)
-    _check_tsne_options(engine, n)
+    _check_tsne_options(engine, n, jobs_)
+    check_out(out)
     ck = open_checkpoint(run, checkpoint)
     splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
     with progress_display() as progress:
@@ -190,7 +230,7 @@ def tsne(
     emit(p, as_json, lines)
 
 
-def _check_tsne_options(engine: str, n: int | None) -> None:
+def _check_tsne_options(engine: str, n: int | None, threads: int) -> None:
     from aecli.latent.embed import ENGINES
 
     if engine not in ENGINES:
@@ -199,6 +239,12 @@ def _check_tsne_options(engine: str, n: int | None) -> None:
         )
     if n is not None and n < 10:
         raise typer.BadParameter(f"t-SNE needs at least 10 images, got {n}", param_hint="--n")
+    if threads != -1 and not 1 <= threads <= MAX_THREADS:
+        from aecli.errors import ConfigError
+
+        raise ConfigError(
+            f"--jobs must be -1 (every core) or 1 to {MAX_THREADS:,} threads, got {threads:,}"
+        )
 
 
 def generate(
@@ -239,8 +285,9 @@ def generate(
 
     del seed  # decoding is deterministic; accepted for symmetry with the other commands
     check_split(split)
-    if between is not None and steps < 2:
-        raise typer.BadParameter(f"must be at least 2, got {steps}", param_hint="--steps")
+    if between is not None:
+        check_count(steps, 2, MAX_LINE_STEPS, "--steps", "codes on one readable --between strip")
+    check_out(out)
     ck = open_checkpoint(run, checkpoint)
     if between is not None:
         splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)

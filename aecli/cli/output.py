@@ -12,15 +12,58 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
+
+from aecli.atomic import check_target
+from aecli.errors import OutputError
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def error_line(message: str) -> None:
     """Print ``error: message`` as one line on stderr (no rich wrapping, no markup)."""
     one_line = " ".join(str(message).split())
     print(f"error: {one_line}", file=sys.stderr, flush=True)
+
+
+def check_out(
+    out: Path | None, suffixes: tuple[str, ...] = FIGURE_SUFFIXES, *, folder_ok: bool = True
+) -> None:
+    """Refuse an ``--out`` that cannot be written, before any work starts.
+
+    Every command that writes calls this first. ``out`` may be absent (the run directory), a
+    folder when ``folder_ok`` (existing, or a new name without a suffix, which
+    ``experiment.jobs.out_path`` fills with the default name), or a file whose suffix is one
+    of ``suffixes`` that is a regular file or absent, below a folder
+    (``aecli.atomic.check_target``: never a device, FIFO, socket or link).
+
+    Raises:
+        typer.BadParameter: the suffix is not one of ``suffixes`` (a usage error).
+        OutputError: the path is not a regular file or absent, or not below a folder.
+    """
+    if out is None:
+        return
+    out = Path(out)
+    try:
+        if folder_ok and out.is_dir():
+            return
+        if out.is_symlink() or out.exists():
+            check_target(out)  # a device, FIFO or link is named as such, whatever its suffix
+        if folder_ok and not out.suffix and not out.is_symlink() and not out.exists():
+            check_target(out / "x")  # a new folder: what lies above it must be a folder
+            return
+        if out.suffix.lower() not in suffixes:
+            raise typer.BadParameter(
+                f"{out.name}: the figure must end in {', '.join(suffixes)}"
+                + (" (or be a folder)" if folder_ok else ""),
+                param_hint="--out",
+            )
+        check_target(out)
+    except OutputError as e:
+        raise OutputError(f"--out {e}") from None
 
 
 def notice(message: str) -> None:

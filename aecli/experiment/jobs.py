@@ -89,12 +89,18 @@ def run_splits(
     )
 
 
-def _write_npz(path: Path, **arrays: Any) -> None:
-    from aecli.atomic import atomic_write_bytes
-
+def _npz_bytes(**arrays: Any) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def _write_pair(npz: Path, arrays: dict[str, Any], png: Path, fig: Any) -> None:
+    """An ``.npz`` and its figure, committed together: both replaced, or neither."""
+    from aecli.atomic import write_together
+    from aecli.render import figures
+
+    write_together({npz: _npz_bytes(**arrays), png: figures.figure_bytes(fig, png)})
 
 
 def sample_sheet(splits: Any, path: Path, seed: int) -> Path:
@@ -187,8 +193,7 @@ def embed(
     tag = name_tag(ck, splits, split, "train")
     png = out_path(out, ck, "embed", tag=tag)
     npz = png.parent / f"codes{tag}.npz"
-    _write_npz(
-        npz,
+    arrays = dict(
         codes=codes.astype(np.float32),
         labels=np.asarray(ds.labels, np.int64),
         indices=np.arange(len(codes), dtype=np.int64),
@@ -208,7 +213,7 @@ def embed(
         grid_box=box,
         seed=seed,
     )
-    figures.save_figure(fig, png)
+    _write_pair(npz, arrays, png, fig)
     t_fig = time.perf_counter() - t1
     m = measures.measure(ds.images, codes, ds.labels, trust_n=trust_n, seed=seed)
     return EmbedResult(
@@ -317,8 +322,7 @@ def _save_map(
     """The t-SNE map's npz (embedding, labels, indices) and its scatter PNG."""
     from aecli.render import figures
 
-    _write_npz(
-        npz,
+    arrays = dict(
         embedding=res.embedding,
         labels=labels.astype(np.int64),
         indices=idx.astype(np.int64),
@@ -335,7 +339,7 @@ def _save_map(
         ylabel="t-SNE 2",
         seed=seed,
     )
-    figures.save_figure(fig, png)
+    _write_pair(npz, arrays, png, fig)
 
 
 def _compare(

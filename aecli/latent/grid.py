@@ -20,6 +20,8 @@ from aecli.config import check_grid
 from aecli.errors import ConfigError
 from aecli.latent.codes import decode, require_2d_code
 
+MAX_AXIS = 200  # codes per axis of a decode grid: 40,000 decoded images, one readable sheet
+
 
 def grid_values(low: float, high: float, step: float) -> list[float]:
     """Evenly spaced values from ``low`` to ``high`` inclusive (rounded, float-safe).
@@ -27,9 +29,17 @@ def grid_values(low: float, high: float, step: float) -> list[float]:
     Raises:
         ConfigError: the range or step is invalid (``aecli.config.check_grid``).
     """
+    return [round(low + i * step, 10) for i in range(grid_count(low, high, step))]
+
+
+def grid_count(low: float, high: float, step: float) -> int:
+    """How many values ``grid_values`` gives, computed without building them.
+
+    Raises:
+        ConfigError: the range or step is invalid (``aecli.config.check_grid``).
+    """
     check_grid(low, high, step)
-    n = int(math.floor((high - low) / step + 1e-6)) + 1
-    return [round(low + i * step, 10) for i in range(n)]
+    return int(math.floor((high - low) / step + 1e-6)) + 1
 
 
 @dataclass(frozen=True)
@@ -89,18 +99,20 @@ def grid_axis(
     if (step is None) == (size is None):
         raise ConfigError(f"{key}: give either a step or a size, not both")
     if size is not None:
-        if size < 2 or size > 200:
-            raise ConfigError(f"{key}: size must be between 2 and 200 codes per axis, got {size}")
+        if size < 2 or size > MAX_AXIS:
+            raise ConfigError(
+                f"{key}: size must be between 2 and {MAX_AXIS} codes per axis, got {size}"
+            )
         check_grid(low, high, (high - low) / (size - 1), key=key)
         return np.round(np.linspace(low, high, size), 10)
     check_grid(low, high, float(step), key=key)
-    values = grid_values(low, high, float(step))
-    if len(values) > 200:
+    count = grid_count(low, high, float(step))  # counted first: a tiny step is refused at once
+    if count > MAX_AXIS:
         raise ConfigError(
-            f"{key}: {low}..{high} by {step} gives {len(values)} codes per axis (at most 200): "
-            "use a larger step"
+            f"{key}: {low:g}..{high:g} by {step:g} gives {count:,} codes per axis (at most "
+            f"{MAX_AXIS}): use a larger step"
         )
-    return np.asarray(values, dtype=np.float64)
+    return np.asarray(grid_values(low, high, float(step)), dtype=np.float64)
 
 
 def code_grid(

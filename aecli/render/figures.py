@@ -19,6 +19,17 @@ from aecli.atomic import atomic_write_bytes
 from aecli.render.palette import CLASS_COLORS, to_unit
 
 
+def figure_bytes(fig: Figure, path: str | Path, *, dpi: int = 120) -> bytes:
+    """``fig`` encoded in the format that ``path``'s suffix names (``.png``, ``.svg``, ``.pdf``).
+
+    Used to render every figure of a group before any of them is written.
+    """
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` atomically (temporary file in the same folder, then rename).
 
@@ -30,10 +41,7 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
     Returns:
         The destination path.
     """
-    fmt = Path(path).suffix.lstrip(".").lower() or "png"
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, figure_bytes(fig, path, dpi=dpi))
 
 
 def tile(
