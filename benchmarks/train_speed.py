@@ -16,6 +16,13 @@ epoch time).
   memory (target: under 1.5 GB for 200,000 images).
 * ``--full`` runs ``aecli train configs/mnist.toml --json`` (100 epochs) as a separate
   process and reports its wall time including start-up and compilation (target: < 90 s).
+* ``--vs-torch`` instead trains aecli and an eager PyTorch implementation of the same model
+  (``torch_ref.py``) side by side, epochs interleaved, and prints both medians (wall and CPU
+  seconds per epoch) and their ratios (see ``vs_torch.py``; goal: PyTorch / aecli >= 3)::
+
+      python benchmarks/train_speed.py --vs-torch [--rounds 7] [--warmup 1]
+          [--torch-python PY] [--torch-threads 0 --torch-threads 1] [--dp2]
+          [--aecli-flags XLA_FLAGS] [--json]
 
 Targets (2-core CPU): median epoch <= 0.6 s; 100 epochs < 90 s; on one H100 < 10 s.
 """
@@ -223,9 +230,33 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=None, help="train on N images (memory)")
     ap.add_argument("--full", action="store_true", help="also time the full 100-epoch run")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    vs = ap.add_argument_group("--vs-torch")
+    vs.add_argument("--vs-torch", action="store_true", help="interleave with eager PyTorch")
+    vs.add_argument("--rounds", type=int, default=7, help="timed rounds (one epoch each)")
+    vs.add_argument("--warmup", type=int, default=1, help="untimed first rounds")
+    vs.add_argument("--torch-python", default=sys.executable, help="python with torch")
+    vs.add_argument(
+        "--torch-threads", type=int, action="append", help="PyTorch lines (0: default threads)"
+    )
+    vs.add_argument("--dp2", action="store_true", help="also aecli on 2 devices x 1 thread")
+    vs.add_argument("--aecli-flags", action="append", help="also aecli with these XLA_FLAGS")
+    ap.add_argument("--aecli-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-devices", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     data_dir = _data_dir(args.data_dir)
+    if args.aecli_worker or args.vs_torch:
+        import vs_torch  # next to this file
+
+        if args.aecli_worker:
+            return vs_torch.aecli_worker(data_dir, args.worker_devices)
+        args.data_dir, args.torch_threads = data_dir, args.torch_threads or [0, 1]
+        table = vs_torch.run(args)
+        if args.json:
+            print(json.dumps(table))
+        else:
+            vs_torch.print_table(table)
+        return 0
     splits = _load(data_dir, args.images)
     result = bench_epochs(splits, args.epochs)
     if args.pieces:

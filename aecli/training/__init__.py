@@ -4,7 +4,7 @@
 ``aecli.events`` values. Its parts, by role:
 
 * ``step``: the loss, ``Layout`` (an epoch in chunks of steps), the epoch order and the
-  compiled, scanned chunk of steps.
+  compiled chunk of steps.
 * ``evaluate``: ``Evaluation`` and ``EvalSet``, the padded evaluation set.
 * ``devices``: device choice, the data-parallel mesh and its shardings.
 * ``session``: a fresh or resumed run checked against its data, as a ``Session`` and the
