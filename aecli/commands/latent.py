@@ -81,20 +81,21 @@ def open_checkpoint(run: Path | None, checkpoint: Path | None) -> Any:
     return load_checkpoint(run if run is not None else checkpoint)
 
 
-def load_splits(dataset: str, data_dir: str | None, offline: bool) -> Any:
+def load_splits(dataset: str, data_dir: str | None, offline: bool, invert: str = "auto") -> Any:
     """``aecli.data.load_dataset`` with notices on stderr (a seam the tests replace)."""
     from aecli.data import load_dataset
 
-    return load_dataset(dataset, data_dir=data_dir, offline=offline, report=notice)
+    return load_dataset(dataset, data_dir=data_dir, offline=offline, report=notice, invert=invert)
 
 
 def run_splits(ck: Any, dataset: str | None, data_dir: Path | None, offline: bool) -> Any:
-    """The dataset for a run: the options, else what the run was trained on."""
+    """The dataset for a run: the options, else what the run was trained on (as it was read)."""
     cfg = ck.config.data
     return load_splits(
         dataset or cfg.dataset,
         str(data_dir) if data_dir is not None else cfg.data_dir,
         offline or cfg.offline,
+        cfg.invert if dataset is None else "auto",
     )
 
 
@@ -1115,7 +1116,8 @@ def experiment(
 
         t0 = time.perf_counter()
         step("loading the data", 0)
-        splits = load_splits(config.data.dataset, config.data.data_dir, config.data.offline)
+        d = config.data
+        splits = load_splits(d.dataset, d.data_dir, d.offline, d.invert)
         seconds["data"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()

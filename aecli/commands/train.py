@@ -41,6 +41,20 @@ class Device(str, Enum):
     gpu = "gpu"
 
 
+class Invert(str, Enum):
+    """Whether to invert the images (light ink on dark is what the model expects)."""
+
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+INVERT_HELP = (
+    "auto: invert images of dark ink on a light background (so they look like MNIST); "
+    "yes: invert every image; no: keep them as stored."
+)
+
+
 def _option_overrides(**values: Any) -> dict[str, tuple[str, str, Any]]:
     """Map given options to ``(config key, option name, value)``; None means not given."""
     keys = {
@@ -52,6 +66,7 @@ def _option_overrides(**values: Any) -> dict[str, tuple[str, str, Any]]:
         "dataset": ("data.dataset", "--dataset"),
         "data_dir": ("data.data_dir", "--data-dir"),
         "offline": ("data.offline", "--offline"),
+        "invert": ("data.invert", "--invert"),
         "device": ("train.device", "--device"),
         "devices": ("train.devices", "--devices"),
         "name": ("name", "--name"),
@@ -238,7 +253,11 @@ def train_command(
     ] = None,
     dataset: Annotated[
         str | None,
-        typer.Option("--dataset", help="mnist, notmnist, letters, or a path to data files."),
+        typer.Option(
+            "--dataset",
+            help="mnist, fashion-mnist, kmnist, notmnist, letters, or a path to a dataset file "
+            "or folder (IDX, torchvision root, .npz, .csv, folder of images by class).",
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Folder holding mnist/ and notmnist/.")
@@ -246,6 +265,9 @@ def train_command(
     offline: Annotated[
         bool, typer.Option("--offline", help="Never download; fall back to embedded data.")
     ] = False,
+    invert: Annotated[
+        Invert | None, typer.Option("--invert", help=INVERT_HELP, show_default=False)
+    ] = None,
     device: Annotated[
         Device | None, typer.Option("--device", help="auto (GPU when present), cpu or gpu.")
     ] = None,
@@ -284,6 +306,7 @@ def train_command(
         dataset=dataset,
         data_dir=str(data_dir) if data_dir is not None else None,
         offline=True if offline else None,
+        invert=invert.value if invert is not None else None,
         device=device.value if device is not None else None,
         devices=devices,
         name=name,
