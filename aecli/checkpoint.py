@@ -22,11 +22,12 @@ import equinox as eqx
 from aecli import config as config_mod
 from aecli.atomic import atomic_write_bytes
 from aecli.errors import CheckpointError
+from aecli.rundir import RunDir
 
 MAGIC = "aecli-checkpoint"
 FORMAT_VERSION = 1
-LATEST = "latest.ckpt"
-BEST = "best.ckpt"
+LATEST = RunDir.LATEST  # the names ``which`` takes
+BEST = RunDir.BEST
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def load_checkpoint(
             not fit the architecture in its header.
     """
     from aecli.model import model_skeleton
-    from aecli.train import make_optimizer
+    from aecli.optim import make_optimizer
 
     file = resolve_path(path, which=which)
     header, payload = read_header(file)

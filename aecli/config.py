@@ -25,6 +25,10 @@ else:  # pragma: no cover
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "gelu", "softplus", "leaky_relu")
 
+RESUME_KEYS = ("train.epochs", "train.device", "train.devices", "data.data_dir", "data.offline")
+"""The only config keys a resumed run takes from the command line: how long it trains, where
+it runs and where its data is found (which data it trains on may not change)."""
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -94,6 +98,11 @@ class Config:
     def replace(self, **overrides: Any) -> Config:
         """Return a copy with dotted-key overrides (``{"train.epochs": 3}``); None is skipped."""
         return apply_overrides(self, {k: v for k, v in overrides.items() if v is not None})
+
+    def get(self, dotted: str) -> Any:
+        """The value of a dotted key (``"train.epochs"``, or ``"name"``)."""
+        section, _, key = dotted.partition(".")
+        return getattr(getattr(self, section), key) if key else getattr(self, section)
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "grid": GridConfig}
@@ -261,10 +270,3 @@ def check_grid(low: float, high: float, step: float, *, key: str = "grid") -> No
         raise ConfigError(f"{key}: low must be below high, got low={low} high={high}")
     if step > high - low + 1e-9:
         raise ConfigError(f"{key}: step {step} is larger than the range {low}..{high}")
-
-
-def grid_values(low: float, high: float, step: float) -> list[float]:
-    """Evenly spaced values from ``low`` to ``high`` inclusive (rounded, float-safe)."""
-    check_grid(low, high, step)
-    n = int(math.floor((high - low) / step + 1e-6)) + 1
-    return [round(low + i * step, 10) for i in range(n)]

@@ -1,15 +1,19 @@
-"""Small immutable values that the training loop emits, and the control it obeys.
+"""Small immutable values that the training loop emits, the control it obeys, and dispatch.
 
-``train.py`` yields these; the CLI renders them with rich and the TUI's thread worker posts
-them as Textual messages. Nothing here knows about either front end.
+``aecli.training.train`` yields ``Event`` values; the CLI renders them with rich, the TUI's
+thread worker posts them as Textual messages and the experiment runner reports progress from
+them. Each consumer handles them through ``dispatcher``, which refuses a handler table that
+misses an event type, so a new event type cannot be dropped silently by one of them. Nothing
+here knows about any front end.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 
 @dataclass(frozen=True)
@@ -90,32 +94,37 @@ class TrainControl:
     """Thread-safe switches a front end flips to steer a running training loop.
 
     The loop checks them between scanned chunks, so a stop or pause takes effect within a
-    fraction of an epoch, and a stop always ends on a consistent checkpoint.
+    fraction of an epoch, and a stop always ends on a consistent checkpoint. (Pausing holds
+    a running loop; it has nothing to do with resuming a run from its checkpoint.)
     """
 
     stop_event: threading.Event = field(default_factory=threading.Event)
-    resume_event: threading.Event = field(default_factory=threading.Event)
+    running_event: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.resume_event.set()  # not paused
+        self.running_event.set()  # not paused
 
     def stop(self) -> None:
         """Ask the loop to save a checkpoint and end."""
         self.stop_event.set()
-        self.resume_event.set()  # wake a paused loop so it can stop
+        self.running_event.set()  # wake a paused loop so it can stop
 
     def pause(self) -> None:
-        """Hold the loop between chunks until ``resume``."""
-        self.resume_event.clear()
+        """Hold the loop between chunks until ``unpause``."""
+        self.running_event.clear()
 
-    def resume(self) -> None:
+    def unpause(self) -> None:
         """Let a paused loop go on."""
-        self.resume_event.set()
+        self.running_event.set()
+
+    def wait_while_paused(self) -> None:
+        """Block the calling (training) thread until the loop is not paused."""
+        self.running_event.wait()
 
     @property
     def paused(self) -> bool:
         """True while paused."""
-        return not self.resume_event.is_set()
+        return not self.running_event.is_set()
 
     @property
     def stopped(self) -> bool:
@@ -123,7 +132,7 @@ class TrainControl:
         return self.stop_event.is_set()
 
 
-Event = (
+Event: TypeAlias = (
     RunStarted
     | Compiling
     | EpochProgress
@@ -132,3 +141,41 @@ Event = (
     | TrainingFinished
     | TrainingStopped
 )
+"""Everything the training loop yields."""
+
+EVENT_TYPES: tuple[type, ...] = Event.__args__
+"""The members of ``Event``, in the order a run emits them first."""
+
+
+def dispatcher(handlers: Mapping[type, Callable[[Any], Any]]) -> Callable[[Event], Any]:
+    """One function that hands each event to the handler for its type.
+
+    Build the table once per consumer: a table that misses an event type, or names a type
+    that is not an event, is refused here rather than silently dropping events later.
+
+    Args:
+        handlers: one callable per type in ``EVENT_TYPES``.
+
+    Returns:
+        ``dispatch(event)``, which returns what the event's handler returns.
+
+    Raises:
+        TypeError: at construction, when the table lacks an event type or names another
+            type; at dispatch, when given something that is not an event.
+    """
+    table = dict(handlers)
+    extra = [t for t in table if t not in EVENT_TYPES]
+    if extra:
+        names = ", ".join(getattr(t, "__name__", repr(t)) for t in extra)
+        raise TypeError(f"not training event types: {names}")
+    missing = [t.__name__ for t in EVENT_TYPES if t not in table]
+    if missing:
+        raise TypeError(f"no handler for training event types: {', '.join(missing)}")
+
+    def dispatch(event: Event) -> Any:
+        handler = table.get(type(event))
+        if handler is None:
+            raise TypeError(f"not a training event: {event!r}")
+        return handler(event)
+
+    return dispatch

@@ -16,17 +16,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from aecli.config import ModelConfig
+from aecli.config import ACTIVATIONS, ModelConfig
 
-_ACTIVATIONS = {
-    "relu": jax.nn.relu,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "elu": jax.nn.elu,
-    "gelu": jax.nn.gelu,
-    "softplus": jax.nn.softplus,
-    "leaky_relu": jax.nn.leaky_relu,
-}
+# config.ACTIVATIONS names the choices (checked without JAX); each is jax.nn's function of that
+# name (jax.nn.tanh is jnp.tanh).
+_ACTIVATIONS = {name: getattr(jax.nn, name) for name in ACTIVATIONS}
 
 
 def preprocess(images: Array) -> Float[Array, "... 784"]:

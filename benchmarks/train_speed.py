@@ -5,8 +5,9 @@
 
 Prints the median seconds per epoch (epoch 1, which compiles, excluded), images per second,
 achieved GFLOP/s (multiply-adds of forward and backward, 2 FLOPs each; see
-``aecli.train.flops_per_image``), the device, and the ratio to the 0.6 s target, through the
-same ``aecli.train.train`` loop the CLI uses (checkpoint writes are outside the epoch time).
+``aecli.training.step.flops_per_image``), the device, and the ratio to the 0.6 s target,
+through the same ``aecli.training.train`` loop the CLI uses (checkpoint writes are outside the
+epoch time).
 
 * ``--pieces`` also times the parts of an epoch one by one: the shuffle, the scanned training
   chunks, the validation pass and a checkpoint write, plus the bare matrix products of an
@@ -68,15 +69,14 @@ def _peak_rss_mb() -> float:
 def bench_epochs(splits, epochs: int) -> dict:
     from aecli.config import Config
     from aecli.events import EpochEnd, RunStarted, TrainingFinished
-    from aecli.train import flops_per_image
+    from aecli.training import train
+    from aecli.training.step import flops_per_image
 
     cfg = Config().replace(**{"train.epochs": epochs})
     seconds, device, n, summary = [], "?", 0, {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
-        for ev in __import__("aecli.train", fromlist=["train"]).train(
-            cfg, run_dir=run_dir, data=splits
-        ):
+        for ev in train(cfg, run_dir=run_dir, data=splits):
             if isinstance(ev, RunStarted):
                 device, n = ev.device, ev.n_train
             elif isinstance(ev, EpochEnd):
@@ -116,23 +116,27 @@ def bench_pieces(splits, reps: int = 5) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from aecli import train as T
     from aecli.checkpoint import save_checkpoint
     from aecli.config import Config
+    from aecli.model import TiedAutoencoder
+    from aecli.optim import make_optimizer
+    from aecli.training.devices import select_devices
+    from aecli.training.evaluate import EVAL_BATCH, EvalSet
+    from aecli.training.step import Layout, epoch_order, train_chunk
 
     cfg = Config()
     tc = cfg.train
     images = np.asarray(splits["train"].images)
     n = len(images)
-    dev = T.select_devices(tc.device, 1)[0]
-    model = T.TiedAutoencoder.from_config(cfg.model, key=jax.random.key(0))
-    opt = T.make_optimizer(tc)
+    dev = select_devices(tc.device, 1)[0]
+    model = TiedAutoencoder.from_config(cfg.model, key=jax.random.key(0))
+    opt = make_optimizer(tc)
     state = opt.init(eqx.filter(model, eqx.is_array))
     model, state = jax.device_put((model, state), dev)
     data = jax.device_put(images, dev)
     key = jax.device_put(jax.random.key(1), dev)
-    layout = T.Layout.make(n, tc.batch_size, tc.chunks_per_epoch)
-    val = T._EvalSet(splits["validation"].images, T.EVAL_BATCH, dev)
+    layout = Layout.make(n, tc.batch_size, tc.chunks_per_epoch)
+    val = EvalSet(splits["validation"].images, EVAL_BATCH, dev)
 
     def timed(fn) -> float:
         fn()  # compile / warm up
@@ -144,14 +148,14 @@ def bench_pieces(splits, reps: int = 5) -> dict:
         return statistics.median(ts)
 
     def order():
-        return jax.block_until_ready(T._epoch_order_jit(key, jnp.int32(1), layout))
+        return jax.block_until_ready(epoch_order(key, jnp.int32(1), layout))
 
     rows, weights = order()
 
     def chunks():
         m, s = model, state
         for c in range(layout.chunks):
-            out = T._train_chunk(m, s, data, rows, weights, jnp.int32(c), opt, tc.l2_weight, None)
+            out = train_chunk(m, s, data, rows, weights, jnp.int32(c), opt, tc.l2_weight, None)
             m, s = out[:2]
             jax.device_get(out[2:])
 

@@ -20,7 +20,7 @@ from aecli.checkpoint import (
 from aecli.config import Config
 from aecli.errors import CheckpointError
 from aecli.model import TiedAutoencoder
-from aecli.train import make_optimizer
+from aecli.optim import make_optimizer
 
 CFG = Config()
 

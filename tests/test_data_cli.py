@@ -22,7 +22,7 @@ from conftest import png_bytes, tiny_letter_members, write_png_tar
 from typer.testing import CliRunner
 
 from aecli import data as D
-from aecli.cli import app
+from aecli.cli.app import app
 from aecli.data import fetch
 
 runner = CliRunner()
@@ -329,7 +329,7 @@ def test_bad_input_is_one_line_naming_the_file_exit_1(case, tiny_mnist_dir, tmp_
 
 def test_data_commands_import_nothing_heavy():
     code = (
-        "import sys, aecli.commands.data; "
+        "import sys, aecli.cli.data; "
         "print([m for m in ('numpy', 'matplotlib', 'PIL', 'pooch', 'jax', 'platformdirs', "
         "'aecli.data') if m in sys.modules])"
     )

@@ -22,7 +22,7 @@ from conftest import tiny_mnist_arrays, write_tiny_mnist
 from typer.testing import CliRunner
 
 from aecli import data as D
-from aecli.cli import app
+from aecli.cli.app import app
 from aecli.data import fetch
 from aecli.data.fit import fit_glyph
 from aecli.errors import DataError

@@ -7,6 +7,7 @@ compilation, which the jit cache shares between tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 
@@ -21,20 +22,14 @@ from aecli import events as ev
 from aecli.checkpoint import BEST, LATEST, load_checkpoint, read_header
 from aecli.config import Config
 from aecli.errors import ConfigError, TrainingError
-from aecli.figures import loss_curve
 from aecli.model import TiedAutoencoder, preprocess
-from aecli.train import (
-    TRACE_COUNTS,
-    Layout,
-    evaluate,
-    evaluate_parts,
-    flops_per_image,
-    loss_fn,
-    make_optimizer,
-    read_metrics,
-    run_lock,
-    train,
-)
+from aecli.optim import make_optimizer
+from aecli.render.figures import loss_curve
+from aecli.rundir import RunDir
+from aecli.training import train
+from aecli.training.devices import select_devices
+from aecli.training.evaluate import EvalSet
+from aecli.training.step import Layout, flops_per_image, loss_fn
 
 TINY = Config().replace(**{"train.epochs": 2, "train.chunks_per_epoch": 2, "name": "tiny"})
 
@@ -102,10 +97,10 @@ def test_evaluate_per_image_and_pixel_units(tiny_mnist):
     images = np.asarray(tiny_mnist["test"].images)
     n = len(images)
     # batch_size 30 does not divide 100: the padded last batch must not count.
-    assert evaluate(model, images, batch_size=30) == pytest.approx(
+    assert EvalSet(images, batch_size=30).evaluate(model, 0.1).loss == pytest.approx(
         numpy_loss(model, images, 0.1) / n, rel=1e-5
     )
-    parts = evaluate_parts(model, images, batch_size=64, l2_weight=0.1)
+    parts = EvalSet(images, batch_size=64).evaluate(model, l2_weight=0.1)
     assert parts.n == n
     assert parts.recon == pytest.approx(numpy_loss(model, images, 0.0) / n, rel=1e-5)
     assert parts.loss == pytest.approx(parts.recon + 0.1 * parts.code, rel=1e-6)
@@ -114,7 +109,7 @@ def test_evaluate_per_image_and_pixel_units(tiny_mnist):
 def test_layout_keeps_the_partial_batch():
     lay = Layout.make(275, 128, chunks=2)
     assert (lay.steps, lay.chunk_steps, lay.chunks) == (3, 2, 2)
-    assert lay.step_images().tolist() == [128, 128, 19]
+    assert lay.n - (lay.steps - 1) * lay.batch_size == 19  # the last step: a partial batch
     assert lay.images_after_chunk(0) == 256 and lay.images_after_chunk(1) == 275
     mnist = Layout.make(55_000, 128, chunks=8)
     assert mnist.steps == 430 and mnist.chunks * mnist.chunk_steps >= 430
@@ -138,7 +133,7 @@ def test_run_directory_contents(tiny_mnist, tmp_path):
     assert [e.images_done for e in of(events, ev.EpochProgress)][:2] == [256, 275]
 
     assert json.loads((tmp_path / "config.json").read_text()) == TINY.to_dict()
-    metrics = read_metrics(tmp_path)
+    metrics = RunDir(tmp_path).read_metrics()
     assert [m["epoch"] for m in metrics] == [1, 2]
     assert set(metrics[0]) == {"epoch", "train_loss", "val_loss", "seconds", "images_per_second"}
     assert (tmp_path / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
@@ -165,7 +160,7 @@ def test_run_directory_contents(tiny_mnist, tmp_path):
 
 def _lock_is_free(run_dir) -> bool:
     try:
-        with run_lock(run_dir):
+        with RunDir(run_dir).lock():
             return True
     except TrainingError:
         return False
@@ -177,13 +172,34 @@ def test_loss_decreases(tiny_mnist, tmp_path):
     assert losses[-1] < 0.8 * losses[0]
 
 
+@contextlib.contextmanager
+def traced_functions():
+    """Names of the functions JAX traces for jit inside the block (its own trace events)."""
+    names: list[str] = []
+
+    def listen(event: str, duration: float, **kwargs) -> None:
+        if event == "/jax/core/compile/jaxpr_trace_duration":
+            names.append(str(kwargs.get("fun_name")))
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        yield names
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+
+
 def test_no_recompilation_after_first_epoch(tiny_mnist, tmp_path):
-    counts = []
-    for e in train(TINY.replace(**{"train.epochs": 4}), run_dir=tmp_path, data=tiny_mnist):
-        if isinstance(e, ev.EpochEnd):
-            counts.append(dict(TRACE_COUNTS))
-    assert len(counts) == 4
-    assert counts[0] == counts[1] == counts[2] == counts[3]
+    # A layout this test alone uses (batch 100), so epoch 1 traces here whatever ran before.
+    config = TINY.replace(**{"train.epochs": 4, "train.batch_size": 100})
+    after_epoch = []
+    with traced_functions() as traced:
+        for e in train(config, run_dir=tmp_path, data=tiny_mnist):
+            if isinstance(e, ev.EpochEnd):
+                after_epoch.append(list(traced))
+    assert len(after_epoch) == 4
+    assert any("train_chunk" in name for name in after_epoch[0])
+    assert any("epoch_order" in name for name in after_epoch[0])
+    assert after_epoch[0] == after_epoch[1] == after_epoch[2] == after_epoch[3]
 
 
 def test_partial_batch_trained_and_padding_steps_skipped(tiny_mnist, tmp_path):
@@ -239,10 +255,12 @@ def test_resume_is_bit_for_bit(tiny_mnist, tmp_path, straight4):
     assert a.epoch == b.epoch == 4
     for x, y in zip(leaves((a.model, a.opt_state)), leaves((b.model, b.opt_state)), strict=True):
         assert np.array_equal(x, y)
-    strip = [{k: m[k] for k in ("epoch", "train_loss", "val_loss")} for m in read_metrics(ref_dir)]
-    assert [
-        {k: m[k] for k in ("epoch", "train_loss", "val_loss")} for m in read_metrics(tmp_path)
-    ] == strip
+
+    def strip(run_dir) -> list[dict]:
+        keys = ("epoch", "train_loss", "val_loss")
+        return [{k: m[k] for k in keys} for m in RunDir(run_dir).read_metrics()]
+
+    assert strip(tmp_path) == strip(ref_dir)
 
 
 def test_stop_mid_epoch_discards_it_and_resumes_exactly(tiny_mnist, tmp_path, straight4):
@@ -258,7 +276,7 @@ def test_stop_mid_epoch_discards_it_and_resumes_exactly(tiny_mnist, tmp_path, st
     assert isinstance(stopped, ev.TrainingStopped) and stopped.reason == "stopped"
     assert stopped.epoch == 1 and "--resume" in stopped.message
     assert load_checkpoint(tmp_path).epoch == 1
-    assert [m["epoch"] for m in read_metrics(tmp_path)] == [1]
+    assert [m["epoch"] for m in RunDir(tmp_path).read_metrics()] == [1]
 
     run(TINY.replace(**{"train.epochs": 4}), tmp_path, tiny_mnist, resume=True)
     ref = load_checkpoint(straight4[0], with_optimizer=True)
@@ -290,7 +308,7 @@ def test_keyboard_interrupt_inside_the_loop(tiny_mnist, tmp_path):
 def test_pause_waits_for_resume(tiny_mnist, tmp_path):
     control = ev.TrainControl()
     control.pause()
-    timer = threading.Timer(0.3, control.resume)
+    timer = threading.Timer(0.3, control.unpause)
     timer.start()
     events = run(TINY.replace(**{"train.epochs": 1}), tmp_path, tiny_mnist, control=control)
     timer.join()
@@ -302,7 +320,7 @@ def test_resume_truncates_metrics_past_the_checkpoint(tiny_mnist, tmp_path):
     with open(tmp_path / "metrics.jsonl", "a") as f:  # a line written after the last save
         f.write(json.dumps({"epoch": 3, "train_loss": 1.0}) + "\n")
     run(TINY.replace(**{"train.epochs": 3}), tmp_path, tiny_mnist, resume=True)
-    assert [m["epoch"] for m in read_metrics(tmp_path)] == [1, 2, 3]
+    assert [m["epoch"] for m in RunDir(tmp_path).read_metrics()] == [1, 2, 3]
 
 
 def test_resume_of_a_finished_run_trains_nothing(tiny_mnist, tmp_path):
@@ -316,7 +334,7 @@ def test_resume_of_a_finished_run_trains_nothing(tiny_mnist, tmp_path):
 
 
 def test_second_training_on_a_locked_run_dir_refuses(tiny_mnist, tmp_path):
-    with run_lock(tmp_path):
+    with RunDir(tmp_path).lock():
         with pytest.raises(TrainingError, match="in use by another training"):
             run(TINY, tmp_path, tiny_mnist)
 
@@ -359,12 +377,10 @@ def test_divergence_stops_and_keeps_a_finite_checkpoint(tiny_mnist, tmp_path):
     ckpt = load_checkpoint(tmp_path, with_optimizer=True)
     assert ckpt.epoch == stopped.epoch
     assert all(np.all(np.isfinite(x)) for x in leaves((ckpt.model, ckpt.opt_state)))
-    assert evaluate(ckpt.model, tiny_mnist["test"].images) < 1e6
+    assert EvalSet(tiny_mnist["test"].images).evaluate(ckpt.model, 0.1).loss < 1e6
 
 
 def test_select_devices_errors():
-    from aecli.train import select_devices
-
     assert select_devices("cpu", 1)[0].platform == "cpu"
     with pytest.raises(TrainingError, match="--devices"):
         select_devices("cpu", 4096)

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aecli.checkpoint import load_checkpoint
-from aecli.cli import app
+from aecli.cli.app import app
 
 runner = CliRunner()
 SUMMARY_KEYS = {
@@ -193,3 +193,37 @@ def test_no_arguments_trains_mnist_on_whatever_is_found(tmp_path, monkeypatch):
     assert s["run_dir"] == "runs/mnist" and s["dataset"] == "mnist"
     assert s["dataset_source"] and s["test_loss"] > 0
     assert (tmp_path / "runs" / "mnist" / "latest.ckpt").is_file()
+
+
+def test_the_renderer_handles_every_event_type(tmp_path, capsys):
+    from aecli import events
+    from aecli.cli.train_output import Renderer
+
+    r = Renderer(quiet=True, json_out=True, run_dir=tmp_path, stopped_exit=lambda reason: 7)
+    assert set(r.handlers()) == set(events.EVENT_TYPES)  # a new event type needs a handler
+    assert r.dispatch(events.CheckpointSaved(path=tmp_path / "x", epoch=1)) is None
+    assert r.dispatch(events.TrainingFinished(summary={"epochs": 1}, model=None)) == 0
+    assert json.loads(capsys.readouterr().out) == {"epochs": 1}
+    stop = events.TrainingStopped(epoch=1, reason="stopped", message="stopped", checkpoint=None)
+    assert r.dispatch(stop) == 7
+
+
+def test_tui_missing_from_the_build(tmp_path, data_args, monkeypatch):
+    monkeypatch.setitem(sys.modules, "aecli.tui.app", None)  # as if aecli.tui were not there
+    err = fails(invoke(*data_args, "--tui", "--run-dir", str(tmp_path / "r")), 1)
+    assert "not available in this build" in err and len(err.splitlines()) == 1
+
+
+def test_tui_with_a_missing_dependency_names_it(tmp_path, data_args, monkeypatch):
+    import importlib.abc
+
+    class NoTextual(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "aecli.tui.app":
+                raise ModuleNotFoundError("No module named 'textual'", name="textual")
+            return None
+
+    monkeypatch.delitem(sys.modules, "aecli.tui.app", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoTextual(), *sys.meta_path])
+    err = fails(invoke(*data_args, "--tui", "--run-dir", str(tmp_path / "r")), 1, "'textual'")
+    assert "not available in this build" not in err and len(err.splitlines()) == 1

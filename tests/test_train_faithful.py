@@ -12,7 +12,8 @@ import pytest
 
 from aecli.config import load_config
 from aecli.events import EpochEnd
-from aecli.train import ORIGINAL_MNIST, train
+from aecli.reference import ORIGINAL
+from aecli.training import train
 
 CONFIG = load_config(Path(__file__).resolve().parents[1] / "configs" / "mnist.toml")
 
@@ -34,11 +35,11 @@ def _losses(config, mnist, run_dir) -> list[float]:
 
 def test_epoch_1_within_10_percent_of_the_original(mnist, tmp_path):
     (first,) = _losses(CONFIG.replace(**{"train.epochs": 1}), mnist, tmp_path)
-    assert first == pytest.approx(ORIGINAL_MNIST[1], rel=0.10)
+    assert first == pytest.approx(ORIGINAL["mnist"].losses[1], rel=0.10)
 
 
 @pytest.mark.slow
 def test_epoch_67_no_worse_than_33(mnist, tmp_path):
     losses = _losses(CONFIG.replace(**{"train.epochs": 67}), mnist, tmp_path)
-    assert losses[0] == pytest.approx(ORIGINAL_MNIST[1], rel=0.10)
+    assert losses[0] == pytest.approx(ORIGINAL["mnist"].losses[1], rel=0.10)
     assert losses[66] <= 33.0

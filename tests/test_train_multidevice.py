@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(
     from aecli.config import Config
     from aecli.data import load_dataset
     from aecli.events import EpochEnd, TrainingFinished
-    from aecli.train import train
+    from aecli.training import train
 
     data = load_dataset(sys.argv[1], report=lambda _: None)
     base = Config().replace(**{"train.epochs": 3, "train.chunks_per_epoch": 2})

@@ -1,0 +1,172 @@
+"""The run directory: every file name in it, its lock, its metrics history and its summary.
+
+A run directory is what ``aecli train`` writes and every later command reads::
+
+    RUN_DIR/
+      latest.ckpt      checkpoint after the last complete epoch (and at epoch 0)
+      best.ckpt        checkpoint of the best validation loss so far
+      config.json      the resolved config of the run
+      metrics.jsonl    one JSON object per finished epoch
+      summary.json     what ``aecli train --json`` printed at the end
+      loss_curve.png   the loss per image by epoch
+      .lock            held (``fcntl.flock``) while a training writes here
+
+``RunDir`` is the only place these names are spelled, and ``RunDir.read_metrics`` is the one
+reader of ``metrics.jsonl``, so the report, the TUI and training see the same history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from aecli.atomic import atomic_write_text
+from aecli.errors import TrainingError
+
+
+class RunDir:
+    """The files of one run directory.
+
+    Attributes:
+        path: the directory itself.
+        metrics: ``metrics.jsonl``, the per-epoch history.
+        latest: ``latest.ckpt``, the checkpoint of the last complete epoch.
+        best: ``best.ckpt``, the checkpoint of the best validation loss.
+        config_json: ``config.json``, the resolved config.
+        summary: ``summary.json``, the end-of-training summary.
+        lock_path: ``.lock``, held while a training writes here.
+        loss_curve: ``loss_curve.png``.
+    """
+
+    LATEST = "latest.ckpt"
+    BEST = "best.ckpt"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.metrics = self.path / "metrics.jsonl"
+        self.latest = self.path / self.LATEST
+        self.best = self.path / self.BEST
+        self.config_json = self.path / "config.json"
+        self.summary = self.path / "summary.json"
+        self.lock_path = self.path / ".lock"
+        self.loss_curve = self.path / "loss_curve.png"
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # ---------------------------------------------------------------------------- metrics
+
+    def read_metrics(self, upto_epoch: int | None = None) -> list[dict[str, Any]]:
+        """The per-epoch history in ``metrics.jsonl``, one dict per epoch, sorted by epoch.
+
+        One rule for every reader: a line that is not a JSON object with an integer
+        ``epoch`` (a line torn by a crash, say) is ignored and the lines after it still
+        count; when an epoch appears more than once the last line wins; with ``upto_epoch``
+        the epochs after it (written after the checkpoint being read) are dropped.
+
+        Args:
+            upto_epoch: keep epochs ``<= upto_epoch``; None keeps all.
+
+        Returns:
+            The rows; empty when the file is missing or unreadable.
+        """
+        try:
+            text = self.metrics.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return []
+        by_epoch: dict[int, dict[str, Any]] = {}
+        for line in text.splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            epoch = row.get("epoch") if isinstance(row, dict) else None
+            if isinstance(epoch, int) and not isinstance(epoch, bool):
+                by_epoch[epoch] = row
+        keep = sorted(e for e in by_epoch if upto_epoch is None or e <= upto_epoch)
+        return [by_epoch[e] for e in keep]
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        """Append one epoch's row to ``metrics.jsonl``."""
+        with open(self.metrics, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Replace ``metrics.jsonl`` with ``rows`` (atomically): a resume drops later lines."""
+        atomic_write_text(self.metrics, "".join(json.dumps(m) + "\n" for m in rows))
+
+    # ---------------------------------------------------------------------- config, summary
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Write ``config.json`` (atomically)."""
+        atomic_write_text(self.config_json, json.dumps(config, indent=2) + "\n")
+
+    def read_summary(self) -> dict[str, Any] | None:
+        """The ``summary.json`` of a finished training; None when missing or unreadable."""
+        try:
+            summary = json.loads(self.summary.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        return summary if isinstance(summary, dict) else None
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """Write ``summary.json`` (atomically)."""
+        atomic_write_text(self.summary, json.dumps(summary, indent=2) + "\n")
+
+    # -------------------------------------------------------------------------------- lock
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive ``fcntl.flock`` on ``.lock`` (released on exit, even on a crash).
+
+        Creates the directory. The file records the holder's pid for the error message.
+
+        Raises:
+            TrainingError: another process (or another training in this one) holds it.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        f = open(self.lock_path, "a+")  # noqa: SIM115 - held for the whole block
+        try:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise TrainingError(self.in_use_message()) from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            f.close()
+
+    def is_locked(self) -> bool:
+        """True while a training holds ``.lock`` (a probe that never creates the file)."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # closing drops a lock this probe may have taken
+        return False
+
+    def in_use_message(self) -> str:
+        """The error message for a run directory another training holds."""
+        try:
+            holder = self.lock_path.read_text().strip() or "?"
+        except OSError:
+            holder = "?"
+        return (
+            f"run directory {self.path} is in use by another training (pid {holder} holds "
+            f"{self.lock_path}): wait for it to finish or pass another --run-dir"
+        )
