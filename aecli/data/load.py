@@ -204,6 +204,15 @@ def _already_there(
     return None
 
 
+def _downloadable(name: str) -> DatasetEntry:
+    """The registry entry that ``name`` names, if it has files to download; else a DataError."""
+    entry = REGISTRY.get(name.strip().lower())
+    if entry is None or entry.folder is None:
+        names = ", ".join(e.name for e in REGISTRY.values() if e.downloads)
+        raise DataError(f"unknown dataset {name!r}: download takes {names}")
+    return entry
+
+
 def download(
     name: str,
     data_dir: str | os.PathLike | None = None,
@@ -245,10 +254,7 @@ def download(
         report(f"{entry.name}: {entry.default.note}; nothing to download")
         splits = load_dataset(key, data_dir, True, report, progress=bars)
         return _result(entry, "generated", None, splits)
-    entry = REGISTRY.get(key)
-    if entry is None or entry.folder is None:
-        names = ", ".join(e.name for e in REGISTRY.values() if e.downloads)
-        raise DataError(f"unknown dataset {name!r}: download takes {names}")
+    entry = _downloadable(name)
     if large and not entry.large_downloads:
         raise DataError(f"{entry.name} has no large variant: leave out --large")
     present = _already_there(entry, data_dir, large, report, bars)
