@@ -39,13 +39,21 @@ class ModelConfig:
     init_std: float = 0.1
 
 
+INVERT_MODES = ("auto", "yes", "no")
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """Which dataset to train on and where to look for it."""
+    """Which dataset to train on, where to look for it, and whether to invert its images.
+
+    ``invert``: ``auto`` inverts images of dark ink on a light background (so that they look
+    like MNIST, light on dark), ``yes`` inverts every image, ``no`` none.
+    """
 
     dataset: str = "mnist"
     data_dir: str | None = None
     offline: bool = False
+    invert: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,11 @@ def validate(config: Config) -> None:
     if not (math.isfinite(t.l2_weight) and t.l2_weight >= 0):
         raise ConfigError(
             f"config key 'train.l2_weight' must be a finite number >= 0, got {t.l2_weight}"
+        )
+    if config.data.invert not in INVERT_MODES:
+        raise ConfigError(
+            f"config key 'data.invert' must be one of {', '.join(INVERT_MODES)}, "
+            f"got {config.data.invert!r}"
         )
     if t.device not in ("auto", "cpu", "gpu"):
         raise ConfigError(f"config key 'train.device' must be auto, cpu or gpu, got {t.device!r}")

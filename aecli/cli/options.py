@@ -8,6 +8,7 @@ texts are written out because ``aecli --help`` must not import ``aecli.data``; t
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,6 +59,28 @@ ReconstructOut = Annotated[Path | None, _out("reconstruction grid")]
 ScatterOut = Annotated[Path | None, _out("scatter")]
 TsneOut = Annotated[Path | None, _out("t-SNE scatter")]
 SheetOut = Annotated[Path | None, _out("decoded sheet")]
+
+# ---- every command that reads a dataset of its own: train, data show -----------------------------
+
+
+class InvertMode(str, Enum):
+    """``--invert``: MNIST is light ink on dark; what to do with images that are not."""
+
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+Invert = Annotated[
+    InvertMode | None,
+    typer.Option(
+        "--invert",
+        help="auto: invert a dataset of dark ink on a light background (so it looks like "
+        "MNIST); yes: invert it whatever it is; no: keep it as stored. Default: auto (train: "
+        "the config's data.invert).",
+        show_default=False,
+    ),
+]
 
 # ---- the data group: list, download, show ------------------------------------------------------
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import typer
 
 from aecli import events
-from aecli.cli.options import examples
+from aecli.cli.options import Invert, examples
 from aecli.cli.train_output import Renderer, report_stop
 from aecli.config import RESUME_KEYS
 from aecli.errors import ConfigError, TrainingError
@@ -53,6 +53,7 @@ def _option_overrides(**values: Any) -> dict[str, tuple[str, str, Any]]:
         "dataset": ("data.dataset", "--dataset"),
         "data_dir": ("data.data_dir", "--data-dir"),
         "offline": ("data.offline", "--offline"),
+        "invert": ("data.invert", "--invert"),
         "device": ("train.device", "--device"),
         "devices": ("train.devices", "--devices"),
         "name": ("name", "--name"),
@@ -136,7 +137,11 @@ Seed = Annotated[
 ]
 DatasetName = Annotated[
     str | None,
-    typer.Option("--dataset", help="mnist, notmnist, letters, or a path to data files."),
+    typer.Option(
+        "--dataset",
+        help="mnist, fashion-mnist, kmnist, notmnist, letters, or a path to a dataset file or "
+        "folder (IDX files, a torchvision root, .npz, .csv, a folder of images by class).",
+    ),
 ]
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Folder holding mnist/ and notmnist/.")
@@ -181,6 +186,7 @@ def train_command(
     dataset: DatasetName = None,
     data_dir: DataDir = None,
     offline: Offline = False,
+    invert: Invert = None,
     device: DeviceKind = None,
     devices: DeviceCount = None,
     run_dir: RunDirOption = None,
@@ -200,6 +206,7 @@ def train_command(
         dataset=dataset,
         data_dir=str(data_dir) if data_dir is not None else None,
         offline=True if offline else None,
+        invert=invert.value if invert is not None else None,
         device=device.value if device is not None else None,
         devices=devices,
         name=name,
@@ -292,7 +299,9 @@ def _events(
     from aecli.training import train
 
     d = config.data
-    data = load_dataset(d.dataset, data_dir=d.data_dir, offline=d.offline, report=notice)
+    data = load_dataset(
+        d.dataset, data_dir=d.data_dir, offline=d.offline, report=notice, invert=d.invert
+    )
     yield from train(
         config, run_dir=run_dir, data=data, resume=resume, control=control, report=notice
     )

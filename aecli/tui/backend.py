@@ -96,7 +96,12 @@ def default_load_data(config: Any, report: Callable[[str], None] | None = None) 
     d = config.data
     # progress=False: rich progress bars would draw over the TUI
     return load_dataset(
-        d.dataset, data_dir=d.data_dir, offline=d.offline, report=report or _quiet, progress=False
+        d.dataset,
+        data_dir=d.data_dir,
+        offline=d.offline,
+        report=report or _quiet,
+        progress=False,
+        invert=d.invert,
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from aecli.atomic import atomic_write_bytes
 from aecli.data.formats.checks import check_labels
-from aecli.data.registry import DIGITS, MNIST_FILES
+from aecli.data.registry import DIGITS, MNIST_FILES, REGISTRY
 from aecli.data.splits import head_split, make_splits
 from aecli.data.types import IMAGE_SHAPE, DatasetSplits, ReadContext, Source, bad_file
 
@@ -191,12 +191,36 @@ def find_idx_files(folder: Path) -> tuple[Path, ...] | None:
 
 
 def _verify(
-    paths: Sequence[Path], blobs: Sequence[tuple[bytes, bytes]], pinned: Sequence[RemoteFile]
+    paths: Sequence[Path],
+    blobs: Sequence[tuple[bytes, bytes]],
+    pinned: Sequence[RemoteFile],
+    dataset: str,
 ) -> None:
-    """Each file's bytes, or else its decompressed content, must have the published sha256."""
+    """Each file must match its published checksum: the sha256 of its bytes or of its content,
+    or, where only an md5 is published (of the ``.gz`` as served), the md5 of its bytes."""
     by_name = dict(zip(SET_NAMES, zip(paths, blobs, strict=True), strict=True))
+    fix = (
+        f"the file is damaged or not the original {dataset}; delete it and run "
+        f"`aecli data download {dataset}`, or use it as is by passing its folder as the "
+        "dataset path"
+    )
     for rf in pinned:
         path, (blob, content) = by_name[rf.name]
+        if rf.sha256 is None and rf.md5 is not None:
+            got = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+            if got == rf.md5:
+                continue
+            if blob[:2] != b"\x1f\x8b":
+                raise bad_file(
+                    path,
+                    f"a decompressed copy cannot be checked: only the md5 of {rf.name} as served "
+                    "is published",
+                    f"keep the original {rf.name} in that folder, or pass the folder as the "
+                    "dataset path to use the files as they are",
+                )
+            raise bad_file(
+                path, f"checksum mismatch (md5 {got}, expected {rf.md5} for {rf.name})", fix
+            )
         if hashlib.sha256(blob).hexdigest() == rf.sha256:
             continue
         got = hashlib.sha256(content).hexdigest()
@@ -205,20 +229,19 @@ def _verify(
                 path,
                 f"checksum mismatch (sha256 of the content {got[:16]}..., expected "
                 f"{(rf.content_sha256 or '')[:16]}... for the canonical {rf.name})",
-                "the file is damaged or not the original MNIST; delete it and run "
-                "`aecli data download mnist`, or use it as is by passing its folder as the "
-                "dataset path",
+                fix,
             )
 
 
 def read_idx_set(
-    paths: Sequence[Path], *, pinned: Sequence[RemoteFile] = ()
+    paths: Sequence[Path], *, pinned: Sequence[RemoteFile] = (), dataset: str = "mnist"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Read the four files of an MNIST-format set.
 
     Args:
         paths: the files in :data:`SET_NAMES` order (as :func:`find_idx_files` returns them).
         pinned: registry files whose published checksums the files must match; empty: none.
+        dataset: the registry name the pinned files belong to (named in a mismatch's fix).
 
     Returns:
         Training images and labels, test images and labels.
@@ -246,15 +269,17 @@ def read_idx_set(
                 "use the matching pair of files",
             )
     if pinned:
-        _verify(paths, blobs, pinned)
+        _verify(paths, blobs, pinned, dataset)
     train_x, train_y, test_x, test_y = arrays
     return train_x, train_y, test_x, test_y
 
 
 def read_source(src: Source, ctx: ReadContext) -> DatasetSplits:
     """Read an IDX set found by the locator and split it with :func:`head_split`."""
-    train_x, train_y, test_x, test_y = read_idx_set(src.files, pinned=src.pinned)
+    train_x, train_y, test_x, test_y = read_idx_set(src.files, pinned=src.pinned, dataset=src.name)
     parts, rule = head_split((train_x, train_y), (test_x, test_y))
-    verified = ", sha256 verified" if src.pinned else ""
-    desc = f"MNIST, 4 IDX files in {src.path}{ctx.where}{verified}"
-    return make_splits(src, parts, DIGITS, desc, files=src.files, rule=rule)
+    kind = "sha256" if all(rf.sha256 for rf in src.pinned) else "md5"
+    verified = f", {kind} verified" if src.pinned else ""
+    title = REGISTRY[src.name].title if src.name in REGISTRY else "MNIST"
+    desc = f"{title}, 4 IDX files in {src.path}{ctx.where}{verified}"
+    return make_splits(src, parts, src.class_names or DIGITS, desc, files=src.files, rule=rule)
