@@ -165,6 +165,7 @@ def train_chunk(
     optimizer: optax.GradientTransformation,
     l2_weight: float,
     batch_sharding: Any,
+    extra: Any = None,
 ):
     """Train the steps of chunk ``chunk`` of an epoch; one compiled region for the whole chunk.
 
@@ -176,35 +177,55 @@ def train_chunk(
         optimizer: the run's optimizer (static).
         l2_weight: weight of the code penalty (static).
         batch_sharding: how a batch is split over devices; None on one device (static).
+        extra: a term added to the loss (``aecli.training.map.MapTerm`` of the epoch), or
+            None for the original objective.
 
     Returns:
-        ``(model, opt_state, losses, ok, worst)``: the batch-sum loss of every step (before
-        its update; 0 for skipped padding steps), whether the chunk stayed sane (every loss
-        per image finite and at most ``DIVERGED_LOSS``, every parameter finite) and the
-        largest loss per image of the chunk.
+        ``(model, opt_state, losses, ok, worst, extra_losses)``: the batch-sum loss of every
+        step (before its update; 0 for skipped padding steps; without ``extra``'s term),
+        whether the chunk stayed sane (every loss per image finite and at most
+        ``DIVERGED_LOSS``, every parameter finite), the largest loss per image of the chunk,
+        and ``extra``'s own loss of every step (None without ``extra``).
     """
     rows = jax.lax.dynamic_index_in_dim(rows, chunk, keepdims=False)
     weights = jax.lax.dynamic_index_in_dim(weights, chunk, keepdims=False)
+    xs = (rows, weights)
+    if extra is not None:  # the extra term draws per step: it needs the step's index
+        xs = (*xs, chunk * rows.shape[0] + jnp.arange(rows.shape[0]))
 
     def update(carry, xs):
         model, opt_state = carry
-        r, w = xs
+        r, w = xs[:2]
         if batch_sharding is not None:
             r = jax.lax.with_sharding_constraint(r, batch_sharding)
             w = jax.lax.with_sharding_constraint(w, batch_sharding)
-        images = data[r]
-        loss, grads = eqx.filter_value_and_grad(loss_fn)(model, images, l2_weight, w)
+        out, grads = _loss_and_grads(model, data, r, w, l2_weight, extra, xs[2:])
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
-        return (eqx.apply_updates(model, updates), opt_state), loss
+        return (eqx.apply_updates(model, updates), opt_state), out
+
+    skipped = jnp.zeros((), jnp.float32) if extra is None else jnp.zeros((2,), jnp.float32)
 
     def step(carry, xs):
         # Padding steps after the last batch (all weights 0) must not move Adam's state.
-        return jax.lax.cond(
-            jnp.any(xs[1] > 0), update, lambda c, _: (c, jnp.zeros((), jnp.float32)), carry, xs
-        )
+        return jax.lax.cond(jnp.any(xs[1] > 0), update, lambda c, _: (c, skipped), carry, xs)
 
-    (model, opt_state), losses = jax.lax.scan(step, (model, opt_state), (rows, weights))
+    (model, opt_state), losses = jax.lax.scan(step, (model, opt_state), xs)
+    losses, extra_losses = (losses, None) if extra is None else (losses[:, 0], losses[:, 1])
     per_image = losses / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
     worst = jnp.max(jnp.where(jnp.isfinite(per_image), per_image, jnp.inf))
-    ok = (worst <= DIVERGED_LOSS) & _all_finite(model)
-    return model, opt_state, losses, ok, worst
+    ok = (worst <= DIVERGED_LOSS) & _all_finite((model, extra_losses))
+    return model, opt_state, losses, ok, worst, extra_losses
+
+
+def _loss_and_grads(model, data, rows, weights, l2_weight, extra, step):
+    """One step's loss output and gradients: the original's ``loss_fn``, or with ``extra``.
+
+    Without ``extra`` the output is the batch-sum loss; with it, ``[autoencoder loss, extra's
+    loss]`` (``extra.loss``'s aux), and the gradient is that of their weighted sum.
+    """
+    images = data[rows]
+    if extra is None:
+        return eqx.filter_value_and_grad(loss_fn)(model, images, l2_weight, weights)
+    grad_fn = eqx.filter_value_and_grad(extra.loss, has_aux=True)
+    (_, parts), grads = grad_fn(model, images, weights, l2_weight, data, step[0])
+    return parts, grads
