@@ -25,7 +25,8 @@ from typing import Annotated, Any
 import typer
 
 from aecli import events
-from aecli.commands.train_output import Renderer, report_stop
+from aecli.cli.options import examples
+from aecli.cli.train_output import Renderer, report_stop
 from aecli.config import RESUME_KEYS
 from aecli.errors import ConfigError, TrainingError
 
@@ -110,7 +111,15 @@ LearningRate = Annotated[float | None, typer.Option("--lr", help="Adam learning 
 L2Weight = Annotated[
     float | None, typer.Option("--l2-weight", help="Weight of the squared-code penalty.")
 ]
-Seed = Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="PRNG seed.")]
+Seed = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=2**32 - 1,
+        help="PRNG seed of the initial weights and the epoch shuffles (train.seed).",
+    ),
+]
 DatasetName = Annotated[
     str | None,
     typer.Option("--dataset", help="mnist, notmnist, letters, or a path to data files."),
@@ -132,7 +141,7 @@ RunDirOption = Annotated[
     Path | None,
     typer.Option(
         "--run-dir",
-        help="Run directory (default runs/<name>, or runs/<name>-2... if that holds a run).",
+        help="Run directory (default `runs/<name>`, or `runs/<name>-2`... if that holds a run).",
         show_default=False,
     ),
 ]
@@ -331,4 +340,10 @@ def _after_tui(last: Any, run_dir: Path) -> int:
 
 def register(app: typer.Typer) -> None:
     """Add ``train`` to the app."""
-    app.command("train")(train_command)
+    app.command(
+        "train",
+        epilog=examples(
+            "aecli train configs/quick.toml --data-dir ../shared/data",
+            "aecli train --resume runs/mnist --epochs 150",
+        ),
+    )(train_command)
