@@ -9,6 +9,7 @@ A run directory is what ``aecli train`` writes and every later command reads::
       metrics.jsonl    one JSON object per finished epoch
       summary.json     what ``aecli train --json`` printed at the end
       loss_curve.png   the loss per image by epoch
+      map_graph.npz    a map run's fuzzy k-NN graph of the training images (built once)
       .lock            held (``fcntl.flock``) while a training writes here
 
 ``RunDir`` is the only place these names are spelled, and ``RunDir.read_metrics`` is the one
@@ -45,6 +46,7 @@ class RunDir:
         summary: ``summary.json``, the end-of-training summary.
         lock_path: ``.lock``, held while a training writes here.
         loss_curve: ``loss_curve.png``.
+        map_graph: ``map_graph.npz``, a map run's k-NN graph (``aecli.training.graph``).
     """
 
     LATEST = "latest.ckpt"
@@ -59,6 +61,7 @@ class RunDir:
         self.summary = self.path / "summary.json"
         self.lock_path = self.path / ".lock"
         self.loss_curve = self.path / "loss_curve.png"
+        self.map_graph = self.path / "map_graph.npz"
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"

@@ -178,9 +178,9 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands to ``app``; none of them imports anything heavy at import.
-    from aecli.cli import data, experiment, latent, train, tui
+    from aecli.cli import compare, data, experiment, latent, train, tui
 
-    for module in (data, train, latent, experiment, tui):
+    for module in (data, train, latent, experiment, compare, tui):
         module.register(app)
 
 

@@ -166,8 +166,21 @@ def embed(
             f"{m['k']}-NN accuracy ({m['folds']}-fold CV): {m['knn_accuracy']:.4f}",
             f"trustworthiness (k={m['k']}, {m['trust_n']:,} random points): "
             f"{m['trustworthiness']:.4f}",
+            *_protocol_lines(p["protocol"]),
         ],
     )
+
+
+def _protocol_lines(q: dict | None) -> list[str]:
+    """The paper's protocol (``aecli.latent.protocol``) as two terminal lines."""
+    if q is None:
+        return ["paper's protocol: needs a training and a test split (not in this data)"]
+    return [
+        f"k-NN fitted on {q['n_train']:,} training codes, scored on {q['n_test']:,} test "
+        f"codes: 1-NN {q['knn1_test']:.4f}, 5-NN {q['knn5_test']:.4f}",
+        f"trustworthiness (k={q['trust_k']}, first {q['trust_n']:,} training images): "
+        f"{q['trustworthiness']:.4f}",
+    ]
 
 
 def tsne(

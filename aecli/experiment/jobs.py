@@ -25,6 +25,7 @@ from aecli.experiment.results import (
     TsneMapResult,
 )
 from aecli.latent.embed import ProgressFn
+from aecli.latent.protocol import model_protocol
 
 ENGINE_NAMES = {"opentsne": "openTSNE", "sklearn": "scikit-learn"}
 
@@ -183,7 +184,7 @@ def reconstruct(
 def embed(
     ck: Any, splits: Any, split: str, out: Path | None, *, grid: bool, seed: int, trust_n: int
 ) -> EmbedResult:
-    """Encode a whole split: codes.npz, scatter PNG, 5-NN accuracy and trustworthiness.
+    """Encode a whole split: codes.npz, scatter PNG, the measures and the paper's protocol.
 
     Raises:
         LatentError: the model's code is not 2-D.
@@ -235,6 +236,7 @@ def embed(
         measures=m,
         grid_box=box,
         fraction_inside_grid=None if box is None else _inside(codes, box),
+        protocol=model_protocol(ck.model, splits, {split: codes}),
         seconds={"encode": t_encode, "figure": t_fig, "measures": m.seconds},
     )
 

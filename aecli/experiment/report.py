@@ -105,6 +105,7 @@ def _figures(r: ExperimentResult) -> list[str]:
                 f"| {_MAP_NAMES[key]} | {m['knn_accuracy']:.4f} | {m['trustworthiness']:.4f} | "
                 f"{_DECODERS[key]} |"
             )
+    lines += _protocol(r)
     lines += [
         "",
         f"For reference, t-SNE on PCA-50 of the 55,000 MNIST training images gives 5-NN "
@@ -126,6 +127,45 @@ def _figures(r: ExperimentResult) -> list[str]:
     else:
         lines += ["(t-SNE skipped: `--skip-tsne`.)", ""]
     return lines
+
+
+def _protocol(r: ExperimentResult) -> list[str]:
+    """The codes under the paper's protocol (``aecli.latent.protocol``), when it applies."""
+    q = r.embed.protocol
+    if q is None:
+        return []
+    return [
+        "",
+        "The paper's protocol (Sainburg, McInnes & Gentner 2021): k-NN fitted on the "
+        f"{q.n_train:,} training codes, scored on the {q.n_test:,} test codes; "
+        f"trustworthiness (k={q.trust_k}) of the first {q.trust_n:,} training images.",
+        "",
+        "| 2-D map | 1-NN (test) | 5-NN (test) | trustworthiness |",
+        "|---|---:|---:|---:|",
+        f"| autoencoder codes | {q.knn1_test:.4f} | {q.knn5_test:.4f} | {q.trustworthiness:.4f} |",
+    ]
+
+
+def _comparison(r: ExperimentResult) -> list[str]:
+    """A map run beside its plain run (``aecli.experiment.compare``)."""
+    from aecli.experiment.compare import table_lines
+
+    if r.compare is None:
+        return []
+    alone = len(r.compare.runs) == 1
+    return [
+        "## Map against the plain autoencoder",
+        "",
+        "(No plain run was found next to this one: train it, e.g. `aecli train "
+        "configs/mnist.toml`, and run the experiment again.)"
+        if alone
+        else "This map run beside the plain run of the same data, and PCA and t-SNE:",
+        "",
+        *table_lines(r.compare),
+        "",
+        f"![comparison]({_rel(r.compare.png)})",
+        "",
+    ]
 
 
 def _grid_and_time(r: ExperimentResult, orig: Any) -> list[str]:
@@ -160,7 +200,7 @@ def render_report(r: ExperimentResult) -> str:
     from aecli.reference import ORIGINAL
 
     orig = ORIGINAL.get(r.dataset)
-    lines = _training(r, orig) + _figures(r) + _grid_and_time(r, orig)
+    lines = _training(r, orig) + _figures(r) + _comparison(r) + _grid_and_time(r, orig)
     return "\n".join(lines).replace("\n\n\n", "\n\n")
 
 

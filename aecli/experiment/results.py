@@ -76,6 +76,7 @@ class EmbedResult:
     grid_box: tuple[float, float] | None
     fraction_inside_grid: float | None
     seconds: dict[str, float]
+    protocol: Any = None  # aecli.latent.protocol.Protocol; None without train and test splits
 
     def to_json(self) -> dict[str, Any]:
         """The ``aecli embed --json`` object."""
@@ -94,6 +95,7 @@ class EmbedResult:
             "grid_box": list(self.grid_box) if self.grid_box else None,
             "fraction_inside_grid": self.fraction_inside_grid,
             "seconds": dict(self.seconds),
+            "protocol": self.protocol.to_dict() if self.protocol is not None else None,
         }
 
 
@@ -239,6 +241,7 @@ class ExperimentResult:
     generate: GenerateResult
     measures: dict[str, dict[str, Any]]
     seconds: dict[str, float]
+    compare: Any = None  # aecli.experiment.compare.CompareResult of a map run, else None
 
     @property
     def figures(self) -> dict[str, str]:
@@ -252,6 +255,8 @@ class ExperimentResult:
             out["tsne"] = str(self.tsne.png)
             out["compare"] = str(self.tsne.compare_png)
         out["generate"] = str(self.generate.png)
+        if self.compare is not None:
+            out["comparison"] = str(self.compare.png)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -271,4 +276,6 @@ class ExperimentResult:
             "measures": self.measures,
             "figures": self.figures,
             "seconds": self.seconds,
+            "protocol": self.embed.protocol.to_dict() if self.embed.protocol else None,
+            "comparison": self.compare.to_json() if self.compare is not None else None,
         }

@@ -210,6 +210,8 @@ def run_experiment(
     names = ["data", "train", "samples", "reconstruct", "embed", "tsne", "generate", "report"]
     if skip_tsne:
         names.remove("tsne")
+    if config.map.kind != "none":  # a map run is compared with its plain run
+        names.insert(names.index("report"), "compare")
     steps = _Steps(names, progress)
     with steps.run("data", "loading the data"):
         d = config.data
@@ -218,6 +220,10 @@ def run_experiment(
         trained = train_run(config, run_dir, splits, detail, notice)
     ck = load_checkpoint(run_dir)
     made = _figures(steps, ck, splits, run_dir, seed=seed, skip_tsne=skip_tsne, tsne_n=tsne_n)
+    made["compare"] = None
+    if "compare" in names:
+        with steps.run("compare", "comparison with the plain run") as detail:
+            made["compare"] = _compare(ck, splits, run_dir, skip_tsne, seed, detail, notice)
     steps.announce("report", "report")
     result = ExperimentResult(
         name=config.name,
@@ -263,6 +269,40 @@ def _figures(
         g = ck.config.grid
         made["generate"] = jobs.generate(ck, code_grid(g.low, g.high, g.step), None)
     return made
+
+
+def plain_run(ck: Any, run_dir: Path) -> Path | None:
+    """The plain run beside a map run: ``runs/mnist`` for ``runs/mnist-map``, when it exists.
+
+    Its name is the map config's name without ``-map``; None when there is no such finished
+    run directory next to ``run_dir``.
+    """
+    name = ck.config.name
+    if not name.endswith("-map"):
+        return None
+    other = run_dir.parent / name.removesuffix("-map")
+    return other if other != run_dir and RunDir(other).latest.is_file() else None
+
+
+def _compare(
+    ck: Any, splits: Any, run_dir: Path, skip_tsne: bool, seed: int, detail: ProgressFn,
+    notice: Notice,
+) -> Any:  # fmt: skip
+    """``compare_runs`` of the map run and its plain run (alone when there is none)."""
+    from aecli.checkpoint import load_checkpoint
+    from aecli.experiment.compare import compare_runs
+
+    runs = [ck]
+    other = plain_run(ck, run_dir)
+    if other is not None:
+        plain = load_checkpoint(other)
+        if plain.header.get("dataset", {}).get("n_train") in (None, len(splits["train"].images)):
+            runs.append(plain)
+        else:
+            notice(f"not comparing with {other}: it was trained on other data")
+    else:
+        notice(f"no plain run next to {run_dir} to compare with (train one into it to add it)")
+    return compare_runs(runs, splits, run_dir, skip_tsne=skip_tsne, seed=seed, progress=detail)
 
 
 def _model_facts(ck: Any) -> dict[str, Any]:

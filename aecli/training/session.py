@@ -206,6 +206,11 @@ def _training_data(config: Config, data: DatasetSplits):
             f"config key 'train.batch_size' ({config.train.batch_size}) is larger than the {n} "
             f"training images of {config.data.dataset}: use --batch-size {n} or less"
         )
+    if config.map.kind != "none" and config.map.n_neighbors > n:
+        raise ConfigError(
+            f"config key 'map.n_neighbors' ({config.map.n_neighbors}) is larger than the {n} "
+            f"training images: set it to {n} or less"
+        )
     dataset = {
         "name": data.name,
         "source": data.source or train_split.source or "",
