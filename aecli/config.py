@@ -257,10 +257,3 @@ def check_grid(low: float, high: float, step: float, *, key: str = "grid") -> No
         raise ConfigError(f"{key}: low must be below high, got low={low} high={high}")
     if step > high - low + 1e-9:
         raise ConfigError(f"{key}: step {step} is larger than the range {low}..{high}")
-
-
-def grid_values(low: float, high: float, step: float) -> list[float]:
-    """Evenly spaced values from ``low`` to ``high`` inclusive (rounded, float-safe)."""
-    check_grid(low, high, step)
-    n = int(math.floor((high - low) / step + 1e-6)) + 1
-    return [round(low + i * step, 10) for i in range(n)]

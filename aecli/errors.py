@@ -28,3 +28,7 @@ class CheckpointError(AecliError):
 
 class TrainingError(AecliError):
     """Training cannot go on (diverged, locked run directory, ...)."""
+
+
+class LatentError(AecliError):
+    """A latent-space request that cannot be served (wrong code size, index out of range, ...)."""

@@ -8,7 +8,7 @@ import sys
 from typer.testing import CliRunner
 
 from aecli import __version__
-from aecli.cli import app
+from aecli.cli.app import app
 
 runner = CliRunner()
 
@@ -32,7 +32,7 @@ def test_help_imports_nothing_heavy():
     # A fresh interpreter: importing the CLI (what `aecli --help` does) must not pull in JAX,
     # matplotlib, Textual or scikit-learn, which take seconds.
     code = (
-        "import sys, aecli.cli; "
+        "import sys, aecli.cli.app; "
         "heavy = [m for m in ('jax', 'matplotlib', 'textual', 'sklearn', 'equinox', 'optax', "
         "'openTSNE', 'pooch') if m in sys.modules]; print(','.join(heavy))"
     )

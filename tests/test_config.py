@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from aecli.config import Config, check_grid, from_dict, grid_values, load_config
+from aecli.config import Config, check_grid, from_dict, load_config
 from aecli.errors import ConfigError
+from aecli.latent.grid import grid_values
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

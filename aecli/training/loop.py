@@ -395,7 +395,7 @@ def _save_loss_curve(session: Session, metrics: list[dict[str, Any]]) -> None:
     """Write the run's loss curve (atomically), with the original's points when they compare."""
     if not metrics or not session.writes:
         return
-    from aecli.figures import loss_curve, save_figure
+    from aecli.render.figures import loss_curve, save_figure
 
     title = f"{session.dataset['name']} ({session.layout.n:,} training images): loss per image"
     reference = ORIGINAL["mnist"].losses if _is_original_setup(session) else None

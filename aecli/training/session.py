@@ -45,7 +45,7 @@ class TrainState:
         opt_state: the optimizer state.
         epoch: epochs completed.
         step: optimizer steps taken.
-        metrics: one row per completed epoch (``metrics.jsonl``'s rows).
+        metrics: one row per completed epoch (the rows of ``RunDir.read_metrics``).
         best_val: the best validation loss so far (the training loss without a validation
             split); None before the first epoch.
     """

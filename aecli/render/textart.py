@@ -27,36 +27,16 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
+from aecli.render.palette import CLASS_COLORS, to_unit
+
 MODES = ("blocks", "shade", "ascii")
 SHADE_RAMP = " ░▒▓█"
 ASCII_RAMP = " .:-=+*#%@"
 UPPER_HALF = "▀"
 
-# Qualitative class colours (matplotlib's tab10, the palette the PNG scatters use), mid-
-# luminance so every one reads on both a dark and a light background.
-CLASS_COLORS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 
-
-def to_unit(image: np.ndarray) -> np.ndarray:
-    """An image as float32 in [0, 1]: uint8 is divided by 255, floats are clipped.
-
-    Args:
-        image: (h, w) or (h*w,) for a square image; uint8 0..255 or float intensities 0..1.
-
-    Returns:
-        (h, w) float32 array in [0, 1].
-    """
+def _square(image: np.ndarray) -> np.ndarray:
+    """One image as (h, w) float32 in [0, 1]; a flat (h*w,) image must be square."""
     a = np.asarray(image)
     if a.ndim == 1:
         side = int(round(a.size**0.5))
@@ -65,10 +45,7 @@ def to_unit(image: np.ndarray) -> np.ndarray:
         a = a.reshape(side, side)
     if a.ndim != 2:
         raise ValueError(f"expected one 2-D image, got shape {a.shape}")
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    a = np.nan_to_num(a.astype(np.float32), nan=0.0)
-    return np.clip(a, 0.0, 1.0)
+    return to_unit(a)
 
 
 @functools.lru_cache(maxsize=256)
@@ -89,7 +66,7 @@ def resample(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """
     if height < 1 or width < 1:
         raise ValueError(f"target size must be positive, got {height}x{width}")
-    a = to_unit(image)
+    a = _square(image)
     return _area_weights(a.shape[0], height) @ a @ _area_weights(a.shape[1], width).T
 
 
@@ -366,11 +343,6 @@ def fit_grid(
         if total_w <= max_width and total_h <= max_height:
             best = w
     return best
-
-
-def to_plain(text: Text) -> str:
-    """The characters of a rendered ``Text`` without styles (for logs and tests)."""
-    return text.plain
 
 
 def auto_mode(color_system: str | None, encoding: str = "utf-8") -> str:

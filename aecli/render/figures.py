@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aecli.atomic import atomic_write_bytes
-from aecli.textart import CLASS_COLORS
+from aecli.render.palette import CLASS_COLORS, to_unit
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
@@ -34,14 +34,6 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
     return atomic_write_bytes(path, buf.getvalue())
-
-
-def to_unit(images: np.ndarray) -> np.ndarray:
-    """Images to float [0, 1] for display: uint8 0..255, or model units (pixels/255 - 0.5)."""
-    a = np.asarray(images)
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    return np.clip(a.astype(np.float32) + 0.5, 0.0, 1.0)
 
 
 def tile(
@@ -148,10 +140,6 @@ def loss_curve(
 # Latent-space figures (reconstructions, embeddings, decode grids, interpolation, comparison)
 # --------------------------------------------------------------------------------------------
 
-# Qualitative palette for up to 10 classes: matplotlib's tab10, shared with the text art so
-# the terminal and the PNGs colour classes alike; more classes use tab20.
-_TAB10 = CLASS_COLORS
-
 
 def class_colors(n_classes: int) -> list[tuple[float, float, float, float]]:
     """One RGBA colour per class from a qualitative palette (tab10, tab20 beyond 10)."""
@@ -159,7 +147,7 @@ def class_colors(n_classes: int) -> list[tuple[float, float, float, float]]:
     from matplotlib.colors import to_rgba
 
     if n_classes <= 10:
-        return [to_rgba(c) for c in _TAB10[:n_classes]]
+        return [to_rgba(c) for c in CLASS_COLORS[:n_classes]]
     cmap = colormaps["tab20"]
     return [cmap(i % 20) for i in range(n_classes)]
 
@@ -454,3 +442,27 @@ def comparison_figure(
     )
     fig.suptitle(title, fontsize=12)
     return fig
+
+
+def frame_cells(fig: Figure) -> None:
+    """Draw a thin grey frame around every image of a sample sheet.
+
+    notMNIST glyphs fill their 28x28 frame edge to edge; without a frame, neighbouring images
+    on the white page run into each other and a reader cannot tell where one ends.
+    """
+    from matplotlib.patches import Rectangle
+
+    for ax in fig.axes:
+        if ax.images:
+            ax.add_patch(
+                Rectangle(
+                    (0, 0),
+                    1,
+                    1,
+                    transform=ax.transAxes,
+                    fill=False,
+                    edgecolor="0.6",
+                    linewidth=0.6,
+                    clip_on=False,
+                )
+            )

@@ -1,7 +1,8 @@
 """Command: ``aecli tui RUN_DIR``, the Textual explorer of a finished or interrupted run.
 
 Textual and the TUI are imported inside the command, so ``aecli --help`` stays instant.
-(``aecli train --tui`` lives in ``commands/train.py`` and calls ``aecli.tui.app.run_training_tui``.)
+(``aecli train --tui`` lives in ``aecli/cli/train.py`` and calls
+``aecli.tui.app.run_training_tui``.)
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from aecli.cli.options import split_choices
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +37,10 @@ def register(app: typer.Typer) -> None:
         """Open a run in the terminal UI: its loss history, decoded digits and the code-space
         explorer (arrow keys move a cursor, the image decoded there is shown large). If the run
         is unfinished, 'r' resumes training from its checkpoint."""
-        if split not in ("train", "validation", "test"):
-            raise typer.BadParameter("choose train, validation or test", param_hint="--split")
+        from aecli.data import SPLITS
+
+        if split not in SPLITS:
+            raise typer.BadParameter(f"choose {split_choices()}", param_hint="--split")
         from aecli.checkpoint import resolve_path
 
         resolve_path(run_dir)  # a missing run is a one-line error before the screen opens

@@ -32,7 +32,7 @@ from typing import Annotated, Any
 import typer
 
 from aecli import events
-from aecli.commands.train_output import Renderer, report_stop
+from aecli.cli.train_output import Renderer, report_stop
 from aecli.config import RESUME_KEYS
 from aecli.errors import ConfigError, TrainingError
 
