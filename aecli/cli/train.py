@@ -241,14 +241,10 @@ def train_command(
     job = _find_job(coordinator, num_processes, process_id, tui)
     _cpu_device_flag(devices, device.value if device is not None else None)
 
-    if resume is not None:
-        config, target = _resumed_config(resume, given, config_file, run_dir), resume
-    else:
-        from aecli.config import load_config
+    config, target = _config_and_target(resume, given, config_file, run_dir)
+    from aecli.jaxsetup import use_compilation_cache
 
-        config = _apply(load_config(config_file), given)
-        target = run_dir if run_dir is not None else _default_run_dir(config.name)
-
+    use_compilation_cache()  # before anything compiles
     if tui:
         last = _training_tui()(config, target, None, resume is not None)
         raise typer.Exit(_after_tui(last, target))
@@ -257,6 +253,18 @@ def train_command(
         return _run(config, target, resume is not None, json_out=json_out, quiet=quiet, job=process)
 
     raise typer.Exit(_in_job(job, peer_timeout, run))
+
+
+def _config_and_target(
+    resume: Path | None, given: dict[str, tuple[str, str, Any]], config_file: Any, run_dir: Any
+) -> tuple[Any, Path]:
+    """The run's config (defaults < TOML file < options; a resume's own) and its directory."""
+    if resume is not None:
+        return _resumed_config(resume, given, config_file, run_dir), resume
+    from aecli.config import load_config
+
+    config = _apply(load_config(config_file), given)
+    return config, run_dir if run_dir is not None else _default_run_dir(config.name)
 
 
 def _in_job(job: Any, timeout: float, run: Callable[[Any], int]) -> int:
