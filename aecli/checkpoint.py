@@ -7,6 +7,11 @@ sha256 of the weights and a sha256 of the header itself (``aecli/header.py``), s
 or altered file, header included, is an error, never a silent load.
 Writes are atomic (temporary file in the same folder, fsync, rename), so a crash or a full
 disk during a save leaves the previous checkpoint as it was.
+
+Reading is in two steps, so a command that may not need the model imports no JAX:
+``open_checkpoint_file`` reads and verifies the file (header, length, sha256) and parses its
+config; ``CheckpointFile.load`` builds the model (Equinox, JAX) from it. ``load_checkpoint``
+does both.
 """
 
 from __future__ import annotations
@@ -19,8 +24,6 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import equinox as eqx
 
 from aecli import config as config_mod
 from aecli import header as header_mod
@@ -77,6 +80,8 @@ def save_checkpoint(
     Returns:
         The destination path.
     """
+    import equinox as eqx
+
     if "config" not in header:
         raise ValueError("checkpoint header needs the resolved config")
     buf = io.BytesIO()
@@ -194,6 +199,76 @@ def _checked_header(path: Path, head: bytes, size: int) -> dict[str, Any]:
     return header
 
 
+@dataclass(frozen=True)
+class CheckpointFile:
+    """A checkpoint read and verified (header, length, sha256), its model not built yet.
+
+    Attributes:
+        path: the file it was read from.
+        header: the JSON header.
+        config: the resolved run config rebuilt from the header.
+        payload: the serialised weights.
+    """
+
+    path: Path
+    header: dict[str, Any]
+    config: config_mod.Config
+    payload: bytes
+
+    @property
+    def epoch(self) -> int:
+        """Number of finished epochs when the checkpoint was written."""
+        return int(self.header.get("epoch", 0))
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory holding this checkpoint."""
+        return self.path.parent
+
+    def load(self, *, with_optimizer: bool = False) -> Checkpoint:
+        """Rebuild the model (and with ``with_optimizer`` the optimizer state) from the weights.
+
+        Raises:
+            CheckpointError: weights that do not fit the architecture in the header.
+        """
+        import equinox as eqx
+
+        from aecli.model import model_skeleton
+
+        model_like = model_skeleton(self.config.model)
+        opt_like = None
+        if with_optimizer and self.header.get("has_optimizer"):
+            from aecli.optim import make_optimizer
+
+            opt_like = eqx.filter_eval_shape(make_optimizer(self.config.train).init, model_like)
+        try:  # the model's leaves come first: without the optimizer the rest is not read
+            model, opt_state = eqx.tree_deserialise_leaves(
+                io.BytesIO(self.payload), (model_like, opt_like)
+            )
+        except Exception as e:  # shape mismatch, short read: the header lies about the weights
+            raise CheckpointError(
+                f"{self.path}: weights do not match the architecture in its header "
+                f"({type(e).__name__}): the file is damaged or from another model"
+            ) from None
+        return Checkpoint(self.path, self.header, self.config, model, opt_state)
+
+
+def open_checkpoint_file(path: str | Path, *, which: str = LATEST) -> CheckpointFile:
+    """Read and verify a checkpoint (file, or run directory + ``which``); no JAX needed.
+
+    Raises:
+        CheckpointError: missing, not a checkpoint, newer format, truncated or damaged, or an
+            invalid config in its header.
+    """
+    file = resolve_path(path, which=which)
+    header, payload = read_header(file)
+    try:
+        cfg = config_mod.from_dict(header["config"])
+    except (KeyError, TypeError, ValueError, config_mod.ConfigError) as e:
+        raise CheckpointError(f"{file} has an invalid config in its header ({e})") from None
+    return CheckpointFile(file, header, cfg, payload)
+
+
 def load_checkpoint(
     path: str | Path, *, which: str = LATEST, with_optimizer: bool = False
 ) -> Checkpoint:
@@ -203,24 +278,4 @@ def load_checkpoint(
         CheckpointError: missing, not a checkpoint, newer format, truncated, or weights that do
             not fit the architecture in its header.
     """
-    from aecli.model import model_skeleton
-    from aecli.optim import make_optimizer
-
-    file = resolve_path(path, which=which)
-    header, payload = read_header(file)
-    try:
-        cfg = config_mod.from_dict(header["config"])
-    except (KeyError, TypeError, ValueError, config_mod.ConfigError) as e:
-        raise CheckpointError(f"{file} has an invalid config in its header ({e})") from None
-    model_like = model_skeleton(cfg.model)
-    opt_like = None
-    if header.get("has_optimizer"):
-        opt_like = eqx.filter_eval_shape(make_optimizer(cfg.train).init, model_like)
-    try:
-        model, opt_state = eqx.tree_deserialise_leaves(io.BytesIO(payload), (model_like, opt_like))
-    except Exception as e:  # shape mismatch, short read: the header lies about the weights
-        raise CheckpointError(
-            f"{file}: weights do not match the architecture in its header ({type(e).__name__}): "
-            "the file is damaged or from another model"
-        ) from None
-    return Checkpoint(file, header, cfg, model, opt_state if with_optimizer else None)
+    return open_checkpoint_file(path, which=which).load(with_optimizer=with_optimizer)

@@ -38,6 +38,7 @@ def experiment(
     reconstructions, embedding, t-SNE comparison, decode grid and report.md."""
     from aecli.config import load_config
     from aecli.experiment.runner import run_experiment
+    from aecli.jaxsetup import use_compilation_cache
 
     if epochs is not None and epochs < 1:
         raise typer.BadParameter(f"must be at least 1, got {epochs}", param_hint="--epochs")
@@ -48,6 +49,7 @@ def experiment(
             "data.offline": True if offline else None,
         }
     )
+    use_compilation_cache()
     with progress_display() as update:
         result = run_experiment(
             config,

@@ -35,8 +35,16 @@ from aecli.cli.output import check_out, console, emit, notice, progress_display
 
 
 def open_checkpoint(run: Path | None, checkpoint: Path | None) -> Any:
-    """Load the checkpoint named by ``--run`` or ``--checkpoint`` (exactly one of them)."""
-    from aecli.checkpoint import load_checkpoint
+    """Load the checkpoint named by ``--run`` or ``--checkpoint`` (exactly one of them).
+
+    JAX's compilation cache is turned on first (``aecli.jaxsetup``): loading compiles.
+    """
+    return _load(open_checkpoint_file(run, checkpoint))
+
+
+def open_checkpoint_file(run: Path | None, checkpoint: Path | None) -> Any:
+    """The verified ``CheckpointFile`` named by ``--run`` or ``--checkpoint``; no JAX yet."""
+    from aecli.checkpoint import open_checkpoint_file as open_file
 
     if run is None and checkpoint is None:
         raise typer.BadParameter("pass --run RUN_DIR or --checkpoint FILE", param_hint="--run")
@@ -50,7 +58,15 @@ def open_checkpoint(run: Path | None, checkpoint: Path | None) -> Any:
         )
     if run is not None:
         _remove_stale_temps(run)
-    return load_checkpoint(run if run is not None else checkpoint)
+    return open_file(run if run is not None else checkpoint)
+
+
+def _load(file: Any) -> Any:
+    """The model of a ``CheckpointFile``, with JAX's compilation cache on."""
+    from aecli.jaxsetup import use_compilation_cache
+
+    use_compilation_cache()
+    return file.load()
 
 
 def _remove_stale_temps(run: Path) -> None:
@@ -301,15 +317,16 @@ def generate(
     if between is not None:
         check_count(steps, 2, MAX_LINE_STEPS, "--steps", "codes on one readable --between strip")
     check_out(out)
-    ck = open_checkpoint(run, checkpoint)
+    ck = open_checkpoint_file(run, checkpoint)  # a grid decoded before needs no model
     if between is not None:
+        ck = _load(ck)
         splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
         line = jobs.interpolate(ck, splits, split, *between, steps, out)
         if ascii_:
             ascii.strip(console(as_json), line.start, line.decoded, line.end, line.codes)
         return emit(line.to_json(), as_json, [f"wrote {line.png}"])
     grid = jobs.resolve_grid(ck, range_, step, size)
-    r = jobs.generate(ck, grid, out)
+    r = jobs.generate(ck, grid, out, model=lambda: _load(ck).model)
     if ascii_:
         ascii.decode_grid(console(as_json), r.images, grid.xs, grid.ys)
     p = r.to_json()

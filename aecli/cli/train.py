@@ -9,6 +9,12 @@ events to the renderer (``train_output``), and turns the outcome into an exit st
 * 130 / 143 / 129: stopped by Ctrl-C (SIGINT) / SIGTERM / SIGHUP (the terminal closed). The
   run is saved after its last complete epoch and the resume command is printed (shell-quoted).
   A second Ctrl-C stops without waiting for the current chunk to finish (same checkpoint).
+
+Several processes (``--coordinator``, ``--num-processes``, ``--process-id``, or a SLURM / Open
+MPI launch; see ``aecli.distributed``): every process runs this same command. Process
+0 shows the progress, prints the summary and writes its run directory; the others print one
+line, write nothing (their ``--run-dir`` is accepted and not written) and end with the same
+status. A process whose peers fail ends with one ``error:`` line and status 1.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from enum import Enum
@@ -174,6 +181,50 @@ JsonOut = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 Tui = Annotated[bool, typer.Option("--tui", help="Train with the Textual TUI.")]
+_JOB_PANEL = "Several processes (hosts, GPU nodes; SLURM and Open MPI are found by themselves)"
+Coordinator = Annotated[
+    str | None,
+    typer.Option(
+        "--coordinator",
+        envvar="AECLI_COORDINATOR",
+        rich_help_panel=_JOB_PANEL,
+        metavar="HOST:PORT",
+        help="Train in several processes: process 0's host and a free port on it (with "
+        "--num-processes and --process-id, the same on every process but the id).",
+        show_default=False,
+    ),
+]
+NumProcesses = Annotated[
+    int | None,
+    typer.Option(
+        "--num-processes",
+        envvar="AECLI_NUM_PROCESSES",
+        rich_help_panel=_JOB_PANEL,
+        min=1,
+        help="Processes in the job.",
+    ),
+]
+ProcessId = Annotated[
+    int | None,
+    typer.Option(
+        "--process-id",
+        envvar="AECLI_PROCESS_ID",
+        rich_help_panel=_JOB_PANEL,
+        min=0,
+        help="This process's index in the job; process 0 writes the run directory.",
+    ),
+]
+PeerTimeout = Annotated[
+    float,
+    typer.Option(
+        "--peer-timeout",
+        envvar="AECLI_PEER_TIMEOUT",
+        rich_help_panel=_JOB_PANEL,
+        min=1,
+        help="Seconds a process of a job waits for the others (to connect, or between "
+        "steps) before it stops with an error.",
+    ),
+]
 
 
 def train_command(
@@ -195,6 +246,10 @@ def train_command(
     json_out: JsonOut = False,
     quiet: Quiet = False,
     tui: Tui = False,
+    coordinator: Coordinator = None,
+    num_processes: NumProcesses = None,
+    process_id: ProcessId = None,
+    peer_timeout: PeerTimeout = 300.0,
 ) -> None:
     """Train the tied autoencoder; with no arguments, the original MNIST experiment."""
     given = _option_overrides(
@@ -213,27 +268,71 @@ def train_command(
     )
     if tui and json_out:
         raise typer.BadParameter("--tui and --json cannot be combined", param_hint="--json")
+    job = _find_job(coordinator, num_processes, process_id, tui)
     _cpu_device_flag(devices, device.value if device is not None else None)
 
-    if resume is not None:
-        config, target = _resumed_config(resume, given, config_file, run_dir), resume
-    else:
-        from aecli.config import load_config
+    config, target = _config_and_target(resume, given, config_file, run_dir)
+    from aecli.jaxsetup import use_compilation_cache
 
-        config = _apply(load_config(config_file), given)
-        target = run_dir if run_dir is not None else _default_run_dir(config.name)
+    use_compilation_cache()  # before anything compiles
     claimed = resume is None and run_dir is None
     try:
         if tui:
             last = _training_tui()(config, target, None, resume is not None)
             raise typer.Exit(_after_tui(last, target))
-        code = _run(config, target, resume is not None, json_out=json_out, quiet=quiet)
-        raise typer.Exit(code)
+
+        def run(process: Any) -> int:
+            return _run(
+                config, target, resume is not None, json_out=json_out, quiet=quiet, job=process
+            )
+
+        raise typer.Exit(_in_job(job, peer_timeout, run))
     finally:
         if claimed:  # a claimed name whose run never began is given back
             from aecli.rundir import RunDir
 
             RunDir(target).remove_if_unused()
+
+
+def _config_and_target(
+    resume: Path | None, given: dict[str, tuple[str, str, Any]], config_file: Any, run_dir: Any
+) -> tuple[Any, Path]:
+    """The run's config (defaults < TOML file < options; a resume's own) and its directory."""
+    if resume is not None:
+        return _resumed_config(resume, given, config_file, run_dir), resume
+    from aecli.config import load_config
+
+    config = _apply(load_config(config_file), given)
+    return config, run_dir if run_dir is not None else _default_run_dir(config.name)
+
+
+def _in_job(job: Any, timeout: float, run: Callable[[Any], int]) -> int:
+    """``run(process)`` as this process's part of ``job`` (None: alone); its exit status."""
+    if job is None:
+        return run(None)
+    from aecli import distributed
+
+    process = distributed.start(job, timeout)
+    code = run(process)
+    distributed.record_exit(code)
+    return code
+
+
+def _find_job(coordinator: Any, num_processes: Any, process_id: Any, tui: bool) -> Any:
+    """The multi-process job to join (``distributed.find_job``), or None; usage errors."""
+    from aecli.distributed import find_job
+
+    try:
+        job = find_job(coordinator, num_processes, process_id)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e)) from None
+    if job is not None and tui:
+        raise typer.BadParameter(
+            "--tui trains in one process (a pause in one process would stall the others): "
+            "leave out --tui, or the multi-process settings",
+            param_hint="--tui",
+        )
+    return job
 
 
 def _resumed_config(
@@ -307,7 +406,10 @@ def _events(
     )
 
 
-def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: bool) -> int:
+def _run(
+    config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: bool, job: Any = None
+) -> int:
+    """Train, rendering the events; the exit status. ``job``: this process's place in a job."""
     from aecli.rundir import RunDir
 
     control = events.TrainControl()
@@ -329,8 +431,16 @@ def _run(config: Any, run_dir: Path, resume: bool, *, json_out: bool, quiet: boo
             return 1
         return _EXIT_SIGNAL.get(received[0], 130) if received else 130
 
+    if job is not None and job.index != 0:  # process 0 speaks for the job
+        print(f"{job.name}: training with the job at {job.coordinator}; process 0 shows the "
+              "progress and writes the run directory", file=sys.stderr, flush=True)  # fmt: skip
+        quiet, json_out = True, False
     renderer = Renderer(quiet=quiet, json_out=json_out, run_dir=run_dir, stopped_exit=stopped_exit)
     stream = _events(config, run_dir, resume, control, renderer.notice)
+    if job is not None:
+        from aecli.distributed import watch
+
+        stream = watch(stream, job)
     try:
         for ev in stream:
             code = renderer.dispatch(ev)

@@ -63,8 +63,10 @@ def register(app: typer.Typer) -> None:
 
         resolve_path(run_dir)  # a missing run is a one-line error before the screen opens
         require_terminal()
+        from aecli.jaxsetup import use_compilation_cache
         from aecli.tui.app import open_run_tui
 
+        use_compilation_cache()
         overrides = {"data.data_dir": str(data_dir) if data_dir else None}
         if offline:
             overrides["data.offline"] = True

@@ -408,19 +408,29 @@ def resolve_grid(
     return code_grid(low, high, step if step is not None else g.step, key=key)
 
 
-def generate(ck: Any, grid: Any, out: Path | None) -> GenerateResult:
+def generate(
+    ck: Any, grid: Any, out: Path | None, model: Callable[[], Any] | None = None
+) -> GenerateResult:
     """Decode an evenly spaced grid of codes into one sheet with code values on the axes.
+
+    A grid these weights decoded before comes from ``aecli.latent.grid_cache``, without the
+    model: ``ck`` may then be a ``CheckpointFile`` and ``model`` the function that builds the
+    model when it is needed (default: ``ck.model``).
 
     Raises:
         LatentError: the model's code is not 2-D.
     """
-    from aecli.latent import codes
+    from aecli.latent import codes, grid_cache
     from aecli.latent.grid import decode_grid
     from aecli.render import figures
 
-    codes.require_2d_code(ck.model, "generate")
+    def decode() -> np.ndarray:
+        m = model() if model is not None else ck.model
+        codes.require_2d_code(m, "generate")
+        return decode_grid(m, grid)
+
     t0 = time.perf_counter()
-    images = decode_grid(ck.model, grid)
+    images = grid_cache.decoded_grid(ck.header, grid, decode)
     rows, cols = grid.shape
     name = display_name(ck.config.data.dataset)
     fig = figures.decode_grid_sheet(

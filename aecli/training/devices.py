@@ -8,12 +8,12 @@ all-reduce. The images are replicated on every device (the row gather needs them
 43 MB). Results equal the one-device run to float rounding, not bit for bit (the sums are
 split differently).
 
-Multi-host (several machines, e.g. GPU nodes): start the same command on every host after
-``jax.distributed.initialize(coordinator_address="host0:1234", num_processes=P,
-process_id=i)`` (on SLURM or TPU pods the arguments are found automatically). ``jax.devices()``
-then lists the devices of all hosts, ``--devices`` may count all of them, every host loads the
-same data set and the same seed, so all hosts draw the same permutation; only process 0
-should write the run directory (point the others at a scratch ``--run-dir``).
+Several processes (hosts, GPU nodes; ``aecli.distributed``): ``jax.devices()``
+lists the devices of every process, so the mesh spans them all: ``--devices`` counts the
+devices of all processes, and left at 1 (its default) means all of them. Every process holds
+the same data and seed and draws the same permutation; ``put`` hands each process's own copy
+to JAX as its part of a global array (``jax.make_array_from_process_local_data``), and each
+device gathers only its own rows of every batch inside the compiled step.
 """
 
 from __future__ import annotations
@@ -49,8 +49,23 @@ class Placement:
 
 
 def place(kind: str = "auto", count: int = 1) -> Placement:
-    """Choose ``count`` devices of ``kind`` and build their mesh (see ``select_devices``)."""
+    """Choose ``count`` devices of ``kind`` and build their mesh (see ``select_devices``).
+
+    In a job of several processes, ``count`` 1 means every device of every process, and the
+    devices chosen must include one of each process.
+
+    Raises:
+        TrainingError: as ``select_devices``, or a process left without a device.
+    """
+    processes = jax.process_count()
+    if processes > 1 and count == 1:
+        count = len(select_devices(kind, None))
     devices = select_devices(kind, count)
+    if len({d.process_index for d in devices}) < processes:
+        raise TrainingError(
+            f"--devices {count} leaves some of the {processes} processes without a device: "
+            f"pass --devices {len(select_devices(kind, None))} (all of them) or leave it out"
+        )
     if len(devices) > 1:
         from jax.sharding import Mesh, NamedSharding
         from jax.sharding import PartitionSpec as P
@@ -62,8 +77,10 @@ def place(kind: str = "auto", count: int = 1) -> Placement:
     return Placement(tuple(devices), replicated, batch, describe_devices(devices))
 
 
-def select_devices(kind: str = "auto", count: int = 1) -> list[jax.Device]:
+def select_devices(kind: str = "auto", count: int | None = 1) -> list[jax.Device]:
     """Pick ``count`` devices: ``gpu``, ``cpu``, or ``auto`` (XLA's GPU when present, else CPU).
+
+    ``count`` None: all of them. In a multi-process job the devices of every process count.
 
     Raises:
         ConfigError: an unknown ``kind``.
@@ -84,6 +101,8 @@ def select_devices(kind: str = "auto", count: int = 1) -> list[jax.Device]:
             )
     if not devices:
         devices = list(jax.devices("cpu"))
+    if count is None:
+        return devices
     if count > len(devices):
         hint = (
             " (on CPU, simulate devices with XLA_FLAGS=--xla_force_host_platform_device_count="
@@ -99,13 +118,36 @@ def select_devices(kind: str = "auto", count: int = 1) -> list[jax.Device]:
 
 
 def describe_devices(devices: list[jax.Device]) -> str:
-    """Human description, e.g. ``cpu (TFRT_CPU_0)`` or ``4 x gpu (NVIDIA H100)``."""
+    """Human description, e.g. ``cpu (TFRT_CPU_0)``, ``4 x gpu (NVIDIA H100)``, or
+    ``8 x gpu (NVIDIA H100) in 2 processes``."""
     d = devices[0]
     kind = getattr(d, "device_kind", d.platform)
     if d.platform == "cpu":
         kind = f"{_cpu_model()}, {os.cpu_count()} cores"
     what = f"{d.platform} ({kind})"
-    return what if len(devices) == 1 else f"{len(devices)} x {what}"
+    what = what if len(devices) == 1 else f"{len(devices)} x {what}"
+    processes = len({d.process_index for d in devices})
+    return what if processes == 1 else f"{what} in {processes} processes"
+
+
+def put(tree: Any, where: Any) -> Any:
+    """Place a PyTree of host or local values, the same in every process, at ``where``.
+
+    ``jax.device_put`` within one process. When ``where`` spans several processes, each
+    process's copy becomes its part of a global array (``make_array_from_process_local_data``,
+    the sharding guide's way), with no check that the copies agree (they come from the same
+    seed and data).
+    """
+    if where is None or getattr(where, "is_fully_addressable", True):
+        return jax.device_put(tree, where)
+    return jax.tree.map(lambda x: _global(x, where), tree)
+
+
+def _global(x: Any, where: Any) -> jax.Array:
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        data = jax.make_array_from_process_local_data(where, np.asarray(jax.random.key_data(x)))
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+    return jax.make_array_from_process_local_data(where, np.asarray(x))
 
 
 def _cpu_model() -> str:

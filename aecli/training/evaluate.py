@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from aecli.model import TiedAutoencoder, preprocess
+from aecli.training.devices import put
 from aecli.training.step import example_errors
 
 EVAL_BATCH = 1000
@@ -80,8 +81,7 @@ class EvalSet:
         if self.n == 0:
             raise ValueError("no images to evaluate")
         padded, w = _pad_for_eval(images, batch_size)
-        self.images = jax.device_put(padded, sharding)
-        self.weights = jax.device_put(w, sharding)
+        self.images, self.weights = put((padded, w), sharding)
 
     def evaluate(self, model: TiedAutoencoder, l2_weight: float) -> Evaluation:
         """Per-image loss, reconstruction error and code norm of ``model`` on these images."""

@@ -13,10 +13,14 @@ whenever the validation loss improves. A stop or Ctrl-C during an epoch discards
 epoch: ``latest.ckpt`` is the last complete epoch, so ``--resume`` continues bit for bit as if
 never interrupted (same machine, same device count). A diverging loss (non-finite, or above
 ``DIVERGED_LOSS`` per image) stops the run at once and keeps the last sane checkpoint.
+
+In a job of several processes every process runs this same loop (the compiled steps are
+collective), and only the one that ``Session.writes`` (process 0) touches the run directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import statistics
 import time
@@ -45,6 +49,7 @@ from aecli.events import (
 )
 from aecli.reference import ORIGINAL
 from aecli.rundir import RunDir
+from aecli.training.devices import put
 from aecli.training.evaluate import EVAL_BATCH, EvalSet
 from aecli.training.graph import FuzzyGraph
 from aecli.training.map import MapTerm, make_map_term, run_graph
@@ -90,12 +95,14 @@ def train(
     control = control or TrainControl()
     wall_start = time.perf_counter()
     run = RunDir(run_dir)
+    writes = jax.process_index() == 0  # only process 0 of a job writes the run directory
     # Lock first, then look: "does this directory hold a run?" is answered under the lock.
-    with run.lock():
+    with run.lock() if writes else contextlib.nullcontext():
         session, state = open_session(config, run_dir, data, resume=resume, report=report)
-        remove_stale_temps(run.path)  # left by a writer that was killed mid-write
-        run.write_config(session.config.to_dict())
-        run.write_metrics(list(state.metrics))  # drops lines past the checkpoint
+        if session.writes:
+            remove_stale_temps(run.path)  # left by a writer that was killed mid-write
+            run.write_config(session.config.to_dict())
+            run.write_metrics(list(state.metrics))  # drops lines past the checkpoint
         graph = run_graph(session.config.map, run, session.images, report)
         state, dev = _to_device(session, state, graph)
         report(f"device: {session.placement.name}")
@@ -107,7 +114,8 @@ def train(
             return
         state, seconds = done
         summary = _summary(session, dev, state, seconds, wall_start)
-        run.write_summary(summary)
+        if session.writes:
+            run.write_summary(summary)
         yield TrainingFinished(summary=summary, model=state.model)
 
 
@@ -125,9 +133,9 @@ def _to_device(
     session: Session, state: TrainState, graph: FuzzyGraph | None
 ) -> tuple[TrainState, _OnDevice]:
     where = session.placement.replicated
-    model, opt_state = jax.device_put((state.model, state.opt_state), where)
-    images = jax.device_put(session.images, where)
-    shuffle_key = jax.device_put(session.shuffle_key, where)
+    model, opt_state = put((state.model, state.opt_state), where)
+    images = put(session.images, where)
+    shuffle_key = put(session.shuffle_key, where)
     validation = None
     if session.validation is not None:
         validation = EvalSet(session.validation, EVAL_BATCH, where)
@@ -158,7 +166,8 @@ def _epochs(
             state, is_best = _end_epoch(session, dev, state, trained, clock)
             row = state.metrics[-1]
             seconds.append(row["seconds"])
-            run.append_metrics(row)
+            if session.writes:
+                run.append_metrics(row)
             yield _epoch_end(row, tc.epochs, state.model)
             _save(run.latest, session, state)
             completed = epoch
@@ -298,6 +307,8 @@ class _Clock:
 
 
 def _save(path: Path, session: Session, state: TrainState) -> None:
+    if not session.writes:
+        return
     save_checkpoint(
         path, model=state.model, opt_state=state.opt_state, header=session.header(state)
     )
@@ -401,7 +412,7 @@ def _summary(
 
 def _save_loss_curve(session: Session, metrics: list[dict[str, Any]]) -> None:
     """Write the run's loss curve (atomically), with the original's points when they compare."""
-    if not metrics:
+    if not metrics or not session.writes:
         return
     from aecli.render.figures import loss_curve, save_figure
 

@@ -76,6 +76,8 @@ class Session:
         shuffle_key: the key every epoch's permutation folds its epoch number into.
         prng: the header's record of the seed and shuffle key.
         n_params: number of model parameters.
+        writes: whether this process writes the run directory (process 0 of a job; always
+            in a single process).
     """
 
     config: Config
@@ -91,6 +93,7 @@ class Session:
     shuffle_key: jax.Array
     prng: dict[str, Any]
     n_params: int
+    writes: bool
 
     def header(self, state: TrainState) -> dict[str, Any]:
         """The checkpoint header of ``state``: all a later command needs to use the run."""
@@ -135,23 +138,23 @@ def open_session(
         CheckpointError: ``resume`` without a loadable checkpoint with optimizer state.
     """
     run = RunDir(run_dir)
+    writes = jax.process_index() == 0
     ckpt = None
     if resume:
         ckpt = load_checkpoint(run.path, which=LATEST, with_optimizer=True)
         config = ckpt.config.replace(**{k: config.get(k) for k in RESUME_KEYS})
-    else:
+    elif writes:
         _refuse_used(run)
+    placement = place(config.train.device, config.train.devices)
+    config = config.replace(**{"train.devices": len(placement.devices)})  # a job counts its own
     tc = config.train
-    placement = place(tc.device, tc.devices)
     images, dataset, validation, test = _training_data(config, data)
     init_key, shuffle_key, prng = _keys(tc.seed)
     optimizer = make_optimizer(tc)
     if ckpt is not None:
         state = _resumed_state(ckpt, run.path, dataset, prng, report)
     else:
-        model = TiedAutoencoder.from_config(config.model, key=init_key)
-        opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
-        state = TrainState(model, opt_state, epoch=0, step=0, metrics=(), best_val=None)
+        state = _fresh_state(config, optimizer, init_key)
     session = Session(
         config=config,
         run=run,
@@ -168,8 +171,18 @@ def open_session(
         shuffle_key=shuffle_key,
         prng=prng,
         n_params=count_parameters(state.model),
+        writes=writes,
     )
     return session, state
+
+
+def _fresh_state(
+    config: Config, optimizer: optax.GradientTransformation, init_key: jax.Array
+) -> TrainState:
+    """A new model from ``init_key`` and its optimizer state, before epoch 1."""
+    model = TiedAutoencoder.from_config(config.model, key=init_key)
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
+    return TrainState(model, opt_state, epoch=0, step=0, metrics=(), best_val=None)
 
 
 def _keys(seed: int) -> tuple[jax.Array, jax.Array, dict[str, Any]]:
