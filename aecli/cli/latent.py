@@ -94,7 +94,7 @@ def check_count(value: int, low: int, high: int, flag: str, why: str) -> int:
     if value > high:  # a request beyond what aecli serves, not a malformed command line
         from aecli.errors import ConfigError
 
-        raise ConfigError(f"{flag} must be at most {high:,} ({why}), got {value:,}")
+        raise ConfigError(f"{flag} must be at most {high:,} ({why}), got {value}")
     return value
 
 
