@@ -1,6 +1,6 @@
 """Entry point for ``python -m aecli``."""
 
-from aecli.cli import main
+from aecli.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,8 @@
 The header carries the whole resolved config, so any command rebuilds the model from the
 checkpoint alone: the skeleton comes from ``eqx.filter_eval_shape`` on the header's config and
 the leaves are read into it. No pickle anywhere. The header also records the length and
-sha256 of the weights, so a truncated or altered file is an error, never a silent load.
+sha256 of the weights and a sha256 of the header itself (``aecli/header.py``), so a truncated
+or altered file, header included, is an error, never a silent load.
 Writes are atomic (temporary file in the same folder, fsync, rename), so a crash or a full
 disk during a save leaves the previous checkpoint as it was.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import equinox as eqx
 
 from aecli import config as config_mod
+from aecli import header as header_mod
 from aecli.atomic import atomic_write_bytes
 from aecli.errors import CheckpointError
 from aecli.rundir import RunDir
@@ -86,6 +90,7 @@ def save_checkpoint(
         "payload_bytes": len(payload),
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
     }
+    full[header_mod.DIGEST_KEY] = header_mod.digest(full)
     line = json.dumps(full, sort_keys=True, allow_nan=False).encode("utf-8") + b"\n"
     atomic_write_bytes(path, line + payload)
     return Path(path)
@@ -110,18 +115,51 @@ def resolve_path(path: str | Path, *, which: str = LATEST) -> Path:
 
 
 def read_header(path: str | Path) -> tuple[dict[str, Any], bytes]:
-    """Read and check a checkpoint's header; return it with the weights' bytes."""
+    """Read and check a checkpoint: header (bounded, schema, digest) and weights (length, hash).
+
+    Refuses at once anything that is not a regular file (a FIFO, ``/dev/zero``, a device),
+    reads the header line with a length cap and checks the payload length against the file
+    size before reading it.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
-    head, sep, payload = raw.partition(b"\n")
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(fd).st_size
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CheckpointError(
+                f"checkpoint {path} is not a regular file: pass a file written by 'aecli train'"
+            )
+        try:
+            head = f.readline(header_mod.MAX_HEADER_BYTES + 1)
+            header = _checked_header(path, head, size)
+            payload = f.read(header["payload_bytes"])
+        except OSError as e:
+            raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+        raise CheckpointError(
+            f"{path} is damaged (weights do not match their checksum): "
+            "use the run's other checkpoint or resume/retrain"
+        )
+    return header, payload
+
+
+def _checked_header(path: Path, head: bytes, size: int) -> dict[str, Any]:
+    """The parsed, schema-checked, digest-checked header of a file of ``size`` bytes."""
+    if not head.endswith(b"\n"):
+        raise CheckpointError(
+            f"{path} is not an aecli checkpoint (no header line in its first "
+            f"{header_mod.MAX_HEADER_BYTES >> 20} MiB): pass a file written by 'aecli train'"
+        )
     try:
-        header = json.loads(head.decode("utf-8")) if sep else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        header = None
-    if not isinstance(header, dict) or header.get("magic") != MAGIC:
+        header = header_mod.parse(head[:-1])
+    except header_mod.HeaderError as e:
+        raise CheckpointError(
+            f"{path} is not an aecli checkpoint (header {e}): pass a file written by 'aecli train'"
+        ) from None
+    if header.get("magic") != MAGIC:
         raise CheckpointError(
             f"{path} is not an aecli checkpoint (header is not aecli JSON): "
             "pass a file written by 'aecli train'"
@@ -132,18 +170,28 @@ def read_header(path: str | Path) -> tuple[dict[str, Any], bytes]:
             f"{path} has checkpoint format {version!r}, newer than this aecli reads "
             f"({FORMAT_VERSION}): upgrade aecli"
         )
-    want = header.get("payload_bytes")
-    if want != len(payload):
+    try:
+        header_mod.validate(header)
+    except header_mod.HeaderError as e:
         raise CheckpointError(
-            f"{path} is truncated or damaged ({len(payload)} of {want} weight bytes): "
+            f"{path} has a damaged checkpoint header ({e}): use the run's other checkpoint "
+            "or resume/retrain"
+        ) from None
+    if (
+        header_mod.DIGEST_KEY in header
+        and header_mod.digest(header) != header[header_mod.DIGEST_KEY]
+    ):
+        raise CheckpointError(
+            f"{path} is damaged (its header does not match its checksum): "
             "use the run's other checkpoint or resume/retrain"
         )
-    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+    have = size - len(head)
+    if header["payload_bytes"] != have:
         raise CheckpointError(
-            f"{path} is damaged (weights do not match their checksum): "
-            "use the run's other checkpoint or resume/retrain"
+            f"{path} is truncated or damaged ({have} of {header['payload_bytes']} weight "
+            "bytes): use the run's other checkpoint or resume/retrain"
         )
-    return header, payload
+    return header
 
 
 def load_checkpoint(
@@ -162,7 +210,7 @@ def load_checkpoint(
     header, payload = read_header(file)
     try:
         cfg = config_mod.from_dict(header["config"])
-    except (KeyError, config_mod.ConfigError) as e:
+    except (KeyError, TypeError, ValueError, config_mod.ConfigError) as e:
         raise CheckpointError(f"{file} has an invalid config in its header ({e})") from None
     model_like = model_skeleton(cfg.model)
     opt_like = None

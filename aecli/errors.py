@@ -28,3 +28,11 @@ class CheckpointError(AecliError):
 
 class TrainingError(AecliError):
     """Training cannot go on (diverged, locked run directory, ...)."""
+
+
+class LatentError(AecliError):
+    """A latent-space request that cannot be served (wrong code size, index out of range, ...)."""
+
+
+class OutputError(AecliError):
+    """An output path aecli must not write (a device, a FIFO, a link, a folder, a bad suffix)."""

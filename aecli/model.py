@@ -6,6 +6,10 @@ TensorFlow graph, the decoder's hidden layers reuse the encoder's biases of the 
 (the 32- and 128-unit biases); only the 784-unit output bias is its own. With the default
 sizes that is 105,458 parameters.
 
+``model.tied = false`` builds an ``UntiedAutoencoder`` instead: the same encoder, and a decoder
+with its own weight matrices and biases (210,130 parameters at the default sizes), so that the
+original's claim that tying "halves the parameters and reduces overfitting" can be tested.
+
 Methods work on one example; ``jax.vmap`` outside batches them.
 """
 
@@ -74,8 +78,13 @@ class TiedAutoencoder(eqx.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig, *, key: PRNGKeyArray) -> TiedAutoencoder:
-        """Build the model described by a ``ModelConfig``."""
-        return cls(tuple(config.sizes), config.activation, config.init_std, key=key)
+        """Build the model a ``ModelConfig`` describes.
+
+        An ``UntiedAutoencoder`` when ``config.tied`` is false; the encoder is initialised
+        identically either way.
+        """
+        kind = TiedAutoencoder if config.tied else UntiedAutoencoder
+        return kind(tuple(config.sizes), config.activation, config.init_std, key=key)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -116,6 +125,48 @@ class TiedAutoencoder(eqx.Module):
         """Return ``(reconstruction, code)`` for one preprocessed image."""
         z = self.encode(x)
         return self.decode(z), z
+
+
+class UntiedAutoencoder(TiedAutoencoder):
+    """The same encoder, with a decoder of its own weights and biases (``model.tied = false``).
+
+    Attributes:
+        dec_weights: decoder matrices; ``dec_weights[i]`` maps ``sizes[i+1]`` back to
+            ``sizes[i]`` (shape ``(sizes[i], sizes[i+1])``), where the tied model uses
+            ``weights[i].T``.
+        dec_biases: the decoder's hidden biases; ``dec_biases[i]`` has ``sizes[i+1]`` units
+            (the tied model reuses ``biases[i]`` there). The output bias is ``out_bias``.
+    """
+
+    dec_weights: tuple[Array, ...]
+    dec_biases: tuple[Array, ...]
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] = (784, 128, 32, 2),
+        activation: str = "relu",
+        init_std: float = 0.1,
+        *,
+        key: PRNGKeyArray,
+    ):
+        super().__init__(sizes, activation, init_std, key=key)
+        # The encoder draws from ``key`` exactly as the tied model does; the decoder from a
+        # key of its own, so tied and untied runs of one seed start from the same encoder.
+        keys = jax.random.split(jax.random.fold_in(key, 1), len(sizes) - 1)
+        self.dec_weights = tuple(
+            init_std * jax.random.truncated_normal(k, -2.0, 2.0, (n_in, n_out), jnp.float32)
+            for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
+        )
+        self.dec_biases = tuple(jnp.zeros((n,), jnp.float32) for n in sizes[1:-1])
+
+    def decode(self, z: Float[Array, " code"]) -> Float[Array, " 784"]:
+        """Decode one code to 784 pixels with the decoder's own weights and biases."""
+        for i in reversed(range(len(self.dec_weights))):
+            bias = self.out_bias if i == 0 else self.dec_biases[i - 1]
+            z = self.dec_weights[i] @ z + bias
+            if i > 0:
+                z = self._act(z)
+        return z
 
 
 def count_parameters(model: eqx.Module) -> int:

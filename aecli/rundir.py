@@ -9,6 +9,7 @@ A run directory is what ``aecli train`` writes and every later command reads::
       metrics.jsonl    one JSON object per finished epoch
       summary.json     what ``aecli train --json`` printed at the end
       loss_curve.png   the loss per image by epoch
+      map_graph.npz    a map run's fuzzy k-NN graph of the training images (built once)
       .lock            held (``fcntl.flock``) while a training writes here
 
 ``RunDir`` is the only place these names are spelled, and ``RunDir.read_metrics`` is the one
@@ -21,12 +22,16 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from aecli import header
 from aecli.atomic import atomic_write_text
 from aecli.errors import TrainingError
+
+MAX_METRICS_BYTES = 64 << 20  # 3,000 epochs of metrics are ~0.5 MB
 
 
 class RunDir:
@@ -41,6 +46,7 @@ class RunDir:
         summary: ``summary.json``, the end-of-training summary.
         lock_path: ``.lock``, held while a training writes here.
         loss_curve: ``loss_curve.png``.
+        map_graph: ``map_graph.npz``, a map run's k-NN graph (``aecli.training.graph``).
     """
 
     LATEST = "latest.ckpt"
@@ -55,6 +61,7 @@ class RunDir:
         self.summary = self.path / "summary.json"
         self.lock_path = self.path / ".lock"
         self.loss_curve = self.path / "loss_curve.png"
+        self.map_graph = self.path / "map_graph.npz"
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -65,7 +72,8 @@ class RunDir:
         """The per-epoch history in ``metrics.jsonl``, one dict per epoch, sorted by epoch.
 
         One rule for every reader: a line that is not a JSON object with an integer
-        ``epoch`` (a line torn by a crash, say) is ignored and the lines after it still
+        ``epoch`` and plain finite values (a line torn by a crash, bytes that are not UTF-8,
+        ``1e400``, deep nesting) is ignored and the lines after it still
         count; when an epoch appears more than once the last line wins; with ``upto_epoch``
         the epochs after it (written after the checkpoint being read) are dropped.
 
@@ -76,18 +84,21 @@ class RunDir:
             The rows; empty when the file is missing or unreadable.
         """
         try:
-            text = self.metrics.read_text(encoding="utf-8", errors="replace")
+            fd = os.open(self.metrics, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return []
+                raw = f.read(MAX_METRICS_BYTES)
         except OSError:
             return []
         by_epoch: dict[int, dict[str, Any]] = {}
-        for line in text.splitlines():
+        for line in raw.decode("utf-8", errors="replace").splitlines():
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+                row = header.parse(line.encode("utf-8"))
+                header.validate_row(row, "metrics")
+            except header.HeaderError:
                 continue
-            epoch = row.get("epoch") if isinstance(row, dict) else None
-            if isinstance(epoch, int) and not isinstance(epoch, bool):
-                by_epoch[epoch] = row
+            by_epoch[row["epoch"]] = row
         keep = sorted(e for e in by_epoch if upto_epoch is None or e <= upto_epoch)
         return [by_epoch[e] for e in keep]
 
@@ -124,32 +135,55 @@ class RunDir:
     def lock(self) -> Iterator[None]:
         """Hold an exclusive ``fcntl.flock`` on ``.lock`` (released on exit, even on a crash).
 
-        Creates the directory. The file records the holder's pid for the error message.
+        Creates the directory (removed again if the block leaves nothing in it but the lock),
+        and opens ``.lock`` without following a symlink. The file records the holder's pid for
+        the error message.
 
         Raises:
             TrainingError: another process (or another training in this one) holds it.
         """
+        created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        f = open(self.lock_path, "a+")  # noqa: SIM115 - held for the whole block
         try:
+            # O_NOFOLLOW: a .lock planted as a symlink is refused, its target never touched.
+            fd = os.open(
+                self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+            )
+        except OSError as e:
+            raise TrainingError(
+                f"cannot take the lock {self.lock_path} ({e.strerror}; a symbolic link is "
+                "refused): remove it and try again"
+            ) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise TrainingError(
+                    f"{self.lock_path} is not a regular file: remove it and try again"
+                )
             try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 raise TrainingError(self.in_use_message()) from None
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             yield
         finally:
+            if created:
+                self.remove_if_unused()
             with contextlib.suppress(OSError):
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-            f.close()
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def remove_if_unused(self) -> None:
+        """Remove the directory if it holds nothing but ``.lock`` (a run that never began)."""
+        with contextlib.suppress(OSError):
+            if set(os.listdir(self.path)) <= {self.lock_path.name}:
+                self.lock_path.unlink(missing_ok=True)
+                self.path.rmdir()
 
     def is_locked(self) -> bool:
         """True while a training holds ``.lock`` (a probe that never creates the file)."""
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY)
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return False
         try:
@@ -163,7 +197,9 @@ class RunDir:
     def in_use_message(self) -> str:
         """The error message for a run directory another training holds."""
         try:
-            holder = self.lock_path.read_text().strip() or "?"
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                holder = f.read(32).decode("ascii", "replace").strip() or "?"
         except OSError:
             holder = "?"
         return (

@@ -45,11 +45,11 @@ def main() -> int:
 
     import jax
 
-    from aecli import latent
     from aecli.checkpoint import load_checkpoint, save_checkpoint
-    from aecli.commands import latent as cmd
     from aecli.config import Config
     from aecli.data import load_dataset
+    from aecli.experiment import jobs
+    from aecli.latent import codes, embed, sampling
     from aecli.model import TiedAutoencoder
 
     results: dict = {"device": str(jax.devices()[0]), "cpus": os.cpu_count()}
@@ -59,7 +59,7 @@ def main() -> int:
 
     # The embed command's own order: start scikit-learn's import in the background, load the
     # model and the data, then do the work (benchmarked below as "after model load").
-    latent.preload_measures()
+    embed.preload_measures()
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(args.run) if args.run else Path(tmp) / "run"
         if not args.run:
@@ -82,10 +82,11 @@ def main() -> int:
         out = Path(tmp) / "out"
         out.mkdir()
         t0 = time.perf_counter()
-        p = cmd.job_embed(ck, splits, "train", out / "embed.png", grid=True, seed=0, trust_n=4000)
+        r = jobs.embed(ck, splits, "train", out / "embed.png", grid=True, seed=0, trust_n=4000)
+        p = r.to_json()
         embed_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        latent.encode(ck.model, train.images)
+        codes.encode(ck.model, train.images)
         warm_encode = time.perf_counter() - t0
         results["embed"] = {
             "n": p["n"],
@@ -158,10 +159,10 @@ def main() -> int:
                     last[0] = now
                     say(f"    {engine}: {stage} {done}/{total}" if total else f"    {stage}")
 
-            r = latent.tsne(
+            r = embed.tsne(
                 images, engine=engine, seed=0, n_jobs=args.jobs, progress=progress, tuned=tuned
             )
-            acc = latent.knn_accuracy(r.embedding, labels)
+            acc = embed.knn_accuracy(r.embedding, labels)
             return {"seconds": r.seconds, "knn_accuracy": acc, "n": len(images), **r.params}
 
         say(f"t-SNE of all {len(train.images):,} images with openTSNE ({args.jobs} threads)...")
@@ -183,7 +184,7 @@ def main() -> int:
 
         if not args.skip_sklearn:
             n = args.sklearn_n or len(train.images)
-            idx = latent.stratified_indices(train.labels, min(n, len(train.images)), 0)
+            idx = sampling.stratified_indices(train.labels, min(n, len(train.images)), 0)
             sub_x, sub_y = train.images[idx], train.labels[idx]
             which = "all" if len(idx) == len(train.images) else "a stratified subsample of"
             say(f"t-SNE of {which} {len(idx):,} images with scikit-learn and openTSNE...")

@@ -144,8 +144,8 @@ def write_png_tar(
 
 
 def tiny_letter_members(per_class: int = 12, root: str = "notMNIST_small") -> dict[str, bytes]:
-    """notMNIST-style members ``root/A/xxx.png`` ... rendered by aecli.letters (seeded)."""
-    from aecli.letters import render_letters
+    """notMNIST-style members ``root/A/xxx.png`` ... rendered by aecli.data.letters (seeded)."""
+    from aecli.data.letters import render_letters
 
     rendered = render_letters(per_class, seed=1)
     members = {}

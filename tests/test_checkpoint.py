@@ -19,6 +19,7 @@ from aecli.checkpoint import (
 )
 from aecli.config import Config
 from aecli.errors import CheckpointError
+from aecli.header import digest as header_digest
 from aecli.model import TiedAutoencoder
 from aecli.optim import make_optimizer
 
@@ -99,10 +100,13 @@ def test_damage_is_detected(saved, damage, match):
         load_checkpoint(path)
 
 
-def _rewrite_header(path, **changes):
+def _rewrite_header(path, *, reseal=False, **changes):
+    """Edit the header; ``reseal`` recomputes its digest (a consistent header that lies)."""
     head, payload = path.read_bytes().split(b"\n", 1)
     header = json.loads(head)
     header.update(changes)
+    if reseal:
+        header["header_sha256"] = header_digest(header)
     path.write_bytes(json.dumps(header).encode() + b"\n" + payload)
 
 
@@ -116,9 +120,26 @@ def test_future_format_is_refused(saved):
 def test_weights_of_another_architecture_are_refused(saved):
     path, _, _ = saved
     other = Config().replace(**{"model.sizes": [784, 64, 2]}).to_dict()
-    _rewrite_header(path, config=other)
+    _rewrite_header(path, config=other, reseal=True)
     with pytest.raises(CheckpointError, match="architecture"):
         load_checkpoint(path)
+
+
+def test_an_edited_header_is_refused_by_its_checksum(saved):
+    path, _, _ = saved
+    _rewrite_header(path, epoch=2)
+    with pytest.raises(CheckpointError, match="header does not match its checksum"):
+        read_header(path)
+
+
+def test_a_header_without_checksum_still_loads(saved):
+    """Checkpoints written before the header digest stay readable."""
+    path, _, _ = saved
+    head, payload = path.read_bytes().split(b"\n", 1)
+    header = json.loads(head)
+    del header["header_sha256"]
+    path.write_bytes(json.dumps(header).encode() + b"\n" + payload)
+    assert read_header(path)[0]["epoch"] == header["epoch"]
 
 
 def test_missing_run_directory_and_best(tmp_path, saved):

@@ -8,7 +8,7 @@ import sys
 from typer.testing import CliRunner
 
 from aecli import __version__
-from aecli.cli import app
+from aecli.cli.app import app
 
 runner = CliRunner()
 
@@ -32,7 +32,7 @@ def test_help_imports_nothing_heavy():
     # A fresh interpreter: importing the CLI (what `aecli --help` does) must not pull in JAX,
     # matplotlib, Textual or scikit-learn, which take seconds.
     code = (
-        "import sys, aecli.cli; "
+        "import sys, aecli.cli.app; "
         "heavy = [m for m in ('jax', 'matplotlib', 'textual', 'sklearn', 'equinox', 'optax', "
         "'openTSNE', 'pooch') if m in sys.modules]; print(','.join(heavy))"
     )
@@ -57,3 +57,30 @@ def test_bare_group_shows_help():
     result = runner.invoke(app, [])
     assert result.exit_code == 0
     assert "Commands" in result.output
+
+
+SUBCOMMANDS = (
+    ["train"], ["reconstruct"], ["embed"], ["tsne"], ["generate"], ["experiment"], ["tui"],
+    ["data", "list"], ["data", "show"], ["data", "download"],
+)  # fmt: skip
+
+
+def test_every_help_works_with_h_and_shows_no_value_for_flags():
+    for argv in ([], *SUBCOMMANDS):
+        result = runner.invoke(app, [*argv, "-h"], env={"COLUMNS": "120"})
+        assert result.exit_code == 0, (argv, result.output)
+        assert "Usage:" in result.output, argv
+        assert "<bool>" not in result.output, argv  # a flag takes no value
+        if argv:  # every command's help ends with examples of its use
+            tail = result.output.rstrip().splitlines()[-6:]
+            assert any(line.strip().startswith(f"$ aecli {argv[0]}") for line in tail), argv
+
+
+def test_help_keeps_placeholders_that_markdown_would_swallow():
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "runs/<name>" in result.output
+
+
+def test_shell_completion_is_on():
+    result = runner.invoke(app, ["--help"])
+    assert "--install-completion" in result.output and "--show-completion" in result.output

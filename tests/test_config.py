@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from aecli.config import Config, check_grid, from_dict, grid_values, load_config
+from aecli.config import Config, check_grid, from_dict, load_config
 from aecli.errors import ConfigError
+from aecli.latent.grid import grid_values
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -108,9 +109,15 @@ def test_shipped_configs():
     assert notmnist.train == Config().train
     quick = load_config(CONFIGS / "quick.toml")
     assert 1 <= quick.train.epochs <= 10
+    for name, dataset in (("mnist-map", "mnist"), ("notmnist-map", "notmnist")):
+        cfg = load_config(CONFIGS / f"{name}.toml")
+        assert cfg.map.kind == "umap" and cfg.model.tied and cfg.data.dataset == dataset
+        assert cfg.train == Config().train  # the original's optimisation, map term added
 
 
-@pytest.mark.parametrize("name", ["mnist.toml", "notmnist.toml", "quick.toml"])
+@pytest.mark.parametrize(
+    "name", ["mnist.toml", "notmnist.toml", "quick.toml", "mnist-map.toml", "notmnist-map.toml"]
+)
 def test_every_value_in_the_shipped_configs_says_why(name):
     for line in (CONFIGS / name).read_text(encoding="utf-8").splitlines():
         if "=" in line and not line.lstrip().startswith("#"):

@@ -1,4 +1,4 @@
-"""aecli.data and aecli.letters: real-data facts, every reader, every bad input, downloads (faked).
+"""aecli.data and its letters: real-data facts, every reader, every bad input, downloads (faked).
 
 Downloads never touch the network: the pooch downloader is replaced by a local fake that
 serves bytes from a dict (or fails), so pooch's own hash check and temporary-file handling
@@ -25,8 +25,10 @@ import pytest
 from conftest import png_bytes, tiny_letter_members, write_png_tar, write_tiny_mnist
 
 from aecli import data as D
-from aecli.data import DataError, SecurityError, load_dataset
-from aecli.letters import font_files, render_letters
+from aecli.data import fetch, load_dataset
+from aecli.data.letters import font_files, render_letters
+from aecli.data.splits import stratified_split
+from aecli.errors import DataError, SecurityError
 
 MNIST_NAMES = [rf.name for rf in D.MNIST_FILES]
 
@@ -648,7 +650,7 @@ def test_datasets_are_read_only_values(tiny_mnist):
 
 def test_large_sets_use_the_original_per_class_quotas():
     labels = np.repeat(np.arange(10), 22_500)
-    idx, rule = D._split_flat(labels, "x")
+    idx, rule = stratified_split(labels, "x")
     assert {s: len(v) for s, v in idx.items()} == {
         "train": 200_000,
         "validation": 10_000,
@@ -662,13 +664,13 @@ def test_large_sets_use_the_original_per_class_quotas():
 
 def test_small_sets_split_80_10_10_disjoint_and_deterministic():
     labels = np.repeat(np.arange(10), 50)
-    a, _ = D._split_flat(labels, "x")
-    b, _ = D._split_flat(labels, "x")
+    a, _ = stratified_split(labels, "x")
+    b, _ = stratified_split(labels, "x")
     assert all(np.array_equal(a[s], b[s]) for s in D.SPLITS)
     assert {s: len(v) for s, v in a.items()} == {"train": 400, "validation": 50, "test": 50}
     assert len(np.unique(np.concatenate(list(a.values())))) == 500
     with pytest.raises(DataError, match="too few"):
-        D._split_flat(np.repeat(np.arange(10), 5), "tiny")
+        stratified_split(np.repeat(np.arange(10), 5), "tiny")
 
 
 # =========================================================================== downloads (faked)
@@ -708,7 +710,6 @@ def fake_mnist_remote(monkeypatch, tmp_path_factory):
                 hashlib.sha256(gzip.decompress(blob)).hexdigest(),
             )
         )
-    monkeypatch.setattr(D, "MNIST_FILES", tuple(files))
     entry = dataclasses.replace(D.REGISTRY["mnist"], downloads=tuple(files))
     monkeypatch.setitem(D.REGISTRY, "mnist", entry)
     monkeypatch.delenv("AECLI_OFFLINE")
@@ -717,7 +718,7 @@ def fake_mnist_remote(monkeypatch, tmp_path_factory):
 
 def serve(monkeypatch, routes) -> FakeServer:
     server = FakeServer(routes)
-    monkeypatch.setattr(D, "_downloader", lambda progressbar: server)
+    monkeypatch.setattr(fetch, "http_downloader", lambda progressbar: server)
     return server
 
 
@@ -861,7 +862,7 @@ def test_pooch_is_what_downloads(monkeypatch, tmp_path):
     """Without the fake, the downloader is pooch's HTTP downloader with a timeout."""
     import pooch
 
-    downloader = D._downloader(False)
+    downloader = fetch.http_downloader(False)
     assert isinstance(downloader, pooch.HTTPDownloader)
     assert downloader.kwargs.get("timeout") == 30
 

@@ -22,7 +22,8 @@ from conftest import png_bytes, tiny_letter_members, write_png_tar
 from typer.testing import CliRunner
 
 from aecli import data as D
-from aecli.cli import app
+from aecli.cli.app import app
+from aecli.data import fetch
 
 runner = CliRunner()
 
@@ -79,7 +80,7 @@ def test_list_offline_shows_the_embedded_defaults():
 
 def test_list_online_never_downloads(monkeypatch):
     monkeypatch.delenv("AECLI_OFFLINE")
-    monkeypatch.setattr(D, "_downloader", lambda bar: pytest.fail("list must not download"))
+    monkeypatch.setattr(fetch, "http_downloader", lambda bar: pytest.fail("list must not download"))
     out = ok_json("data", "list")
     assert out["datasets"]["mnist"]["origin"] == "download"
     assert out["datasets"]["mnist"]["expected"] is True
@@ -158,7 +159,7 @@ def test_download_with_a_fake_mirror(monkeypatch, tiny_notmnist_tar, isolated_ca
     def server(url, output_file, pooch, check_only=False):
         Path(output_file).write_bytes(blob)
 
-    monkeypatch.setattr(D, "_downloader", lambda bar: server)
+    monkeypatch.setattr(fetch, "http_downloader", lambda bar: server)
     out = ok_json("data", "download", "notmnist")
     assert out["datasets"]["notmnist"]["action"] == "downloaded"
     assert (isolated_cache / "notmnist" / "notMNIST_small.tar.gz").read_bytes() == blob
@@ -172,7 +173,7 @@ def test_download_failure_is_one_line(monkeypatch):
     def server(url, output_file, pooch, check_only=False):
         raise ConnectionError("network unreachable")
 
-    monkeypatch.setattr(D, "_downloader", lambda bar: server)
+    monkeypatch.setattr(fetch, "http_downloader", lambda bar: server)
     line = fails_one_line("data", "download", "mnist")
     assert "could not download train-images-idx3-ubyte.gz from any mirror" in line
     assert "ossci-datasets.s3.amazonaws.com" in line
@@ -328,7 +329,7 @@ def test_bad_input_is_one_line_naming_the_file_exit_1(case, tiny_mnist_dir, tmp_
 
 def test_data_commands_import_nothing_heavy():
     code = (
-        "import sys, aecli.commands.data; "
+        "import sys, aecli.cli.data; "
         "print([m for m in ('numpy', 'matplotlib', 'PIL', 'pooch', 'jax', 'platformdirs', "
         "'aecli.data') if m in sys.modules])"
     )

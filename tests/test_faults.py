@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aecli.checkpoint import BEST, LATEST, load_checkpoint, read_header
-from aecli.cli import app
+from aecli.cli.app import app
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""aecli.figures: what each figure shows (axes, titles, legends, layout) and that it saves."""
+"""aecli.render.figures: what each figure draws (axes, titles, legends, layout); that it saves."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.patches import Rectangle
 
-from aecli import figures
+from aecli.render import figures
+from aecli.render.palette import to_unit
 
 NAMES = ("A", "B", "C")
 
@@ -20,8 +21,11 @@ def points(n: int = 90, seed: int = 0):
 
 def test_to_unit_and_tile():
     u8 = np.array([[[0, 255]]], np.uint8)
-    np.testing.assert_allclose(figures.to_unit(u8), [[[0.0, 1.0]]])
-    np.testing.assert_allclose(figures.to_unit(np.array([-0.5, 0.0, 0.9])), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(to_unit(u8), [[[0.0, 1.0]]])
+    # floats are intensities (what decode returns): clipped to [0, 1], NaN is paper
+    floats = np.array([-0.5, 0.0, 0.25, 0.9, 1.7, np.nan])
+    np.testing.assert_allclose(to_unit(floats), [0.0, 0.0, 0.25, 0.9, 1.0, 0.0])
+    assert to_unit(floats).dtype == np.float32
     imgs = np.stack([np.full((2, 2), v, np.float32) for v in (0.1, 0.2, 0.3, 0.4)])
     sheet = figures.tile(imgs, 2, 2, pad=0)
     np.testing.assert_allclose(sheet, [[0.1, 0.1, 0.2, 0.2]] * 2 + [[0.3, 0.3, 0.4, 0.4]] * 2)

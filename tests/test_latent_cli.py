@@ -1,6 +1,6 @@
 """reconstruct / embed / tsne / generate / experiment on a tiny run: files, JSON, errors.
 
-The dataset is a small synthetic one injected through ``aecli.commands.latent.load_splits``, so
+The dataset is a small synthetic one injected through ``aecli.experiment.jobs.load_splits``, so
 these tests need neither the data files nor a trained model (a seeded untrained one is enough
 to check shapes, files, orderings and error handling).
 """
@@ -17,9 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from aecli.checkpoint import save_checkpoint
-from aecli.cli import app
-from aecli.commands import latent as cmd
+from aecli.cli.app import app
 from aecli.config import Config
+from aecli.experiment import jobs
+from aecli.experiment import runner as experiment_runner
 from aecli.model import TiedAutoencoder
 
 NAMES = ("A", "B", "C")
@@ -63,7 +64,7 @@ def fake_splits(*_args, **_kwargs) -> FakeSplits:
 
 @pytest.fixture(autouse=True)
 def _fake_data(monkeypatch):
-    monkeypatch.setattr(cmd, "load_splits", fake_splits)
+    monkeypatch.setattr(jobs, "load_splits", fake_splits)
 
 
 def tiny_config(sizes=(784, 16, 2)) -> Config:
@@ -299,9 +300,9 @@ def test_not_a_checkpoint(tmp_path):
 # ---- experiment ---------------------------------------------------------------------------------
 
 
-def fake_train(config, run_dir, splits, update):
+def fake_train(config, run_dir, splits, progress, notice):
     """Stand-in for training: a checkpoint and metrics.jsonl as train() writes them."""
-    state, _ = cmd.run_state(run_dir, config)
+    state, _ = experiment_runner.run_state(run_dir, config)
     if state != "reuse":
         write_run(run_dir, epoch=config.train.epochs)
         with open(run_dir / "metrics.jsonl", "w") as f:
@@ -313,7 +314,7 @@ def fake_train(config, run_dir, splits, update):
 
 
 def test_experiment_skip_tsne_writes_report(tmp_path, monkeypatch):
-    monkeypatch.setattr(cmd, "train_for_experiment", fake_train)
+    monkeypatch.setattr(experiment_runner, "train_run", fake_train)
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(
         'name = "tiny"\n[model]\nsizes = [784, 16, 2]\n[data]\ndataset = "letters"\n'
@@ -335,7 +336,7 @@ def test_experiment_skip_tsne_writes_report(tmp_path, monkeypatch):
 
 
 def test_experiment_with_tsne(tmp_path, monkeypatch):
-    monkeypatch.setattr(cmd, "train_for_experiment", fake_train)
+    monkeypatch.setattr(experiment_runner, "train_run", fake_train)
     cfg = tmp_path / "tiny.toml"
     cfg.write_text('name = "tiny"\n[model]\nsizes = [784, 16, 2]\n[data]\ndataset = "letters"\n')
     p = ok_json("experiment", cfg, "--run-dir", tmp_path / "exp", "--epochs", "1")
@@ -347,13 +348,13 @@ def test_experiment_with_tsne(tmp_path, monkeypatch):
 
 def test_run_state_refuses_another_config(tmp_path):
     run_dir = write_run(tmp_path / "r")
-    assert cmd.run_state(run_dir, tiny_config()) == ("reuse", 2)
+    assert experiment_runner.run_state(run_dir, tiny_config()) == ("reuse", 2)
     longer = tiny_config().replace(**{"train.epochs": 5})
-    assert cmd.run_state(run_dir, longer) == ("resume", 2)
+    assert experiment_runner.run_state(run_dir, longer) == ("resume", 2)
     other = tiny_config().replace(**{"train.lr": 0.01})
     with pytest.raises(Exception, match="differs in train.lr"):
-        cmd.run_state(run_dir, other)
-    assert cmd.run_state(tmp_path / "new", tiny_config()) == ("new", 0)
+        experiment_runner.run_state(run_dir, other)
+    assert experiment_runner.run_state(tmp_path / "new", tiny_config()) == ("new", 0)
 
 
 def test_run_state_refuses_a_run_trained_on_other_data(tmp_path, tiny_mnist):
@@ -365,11 +366,31 @@ def test_run_state_refuses_a_run_trained_on_other_data(tmp_path, tiny_mnist):
     header = {"config": cfg.to_dict(), "epoch": 2, "dataset": {"n_train": 4000, "source": "x"}}
     save_checkpoint(run_dir / "latest.ckpt", model=model, opt_state=None, header=header)
     with pytest.raises(Exception, match="trained on 4,000 images"):
-        cmd.run_state(run_dir, cfg, tiny_mnist)
+        experiment_runner.run_state(run_dir, cfg, tiny_mnist)
     n = len(tiny_mnist["train"].images)
     header["dataset"]["n_train"] = n
     save_checkpoint(run_dir / "latest.ckpt", model=model, opt_state=None, header=header)
-    assert cmd.run_state(run_dir, cfg, tiny_mnist) == ("reuse", 2)
+    assert experiment_runner.run_state(run_dir, cfg, tiny_mnist) == ("reuse", 2)
+
+
+def test_experiment_handles_every_training_event():
+    # The runner's table must name every event type: dispatcher() refuses a table that misses
+    # one, so a new event type fails here instead of being dropped by the experiment.
+    from aecli import events
+    from aecli.errors import TrainingError
+
+    seen = []
+    table = experiment_runner.training_handlers(lambda *a: seen.append(a), 3, 1)
+    assert set(table) == set(events.EVENT_TYPES)
+    dispatch = events.dispatcher(table)
+    dispatch(events.Compiling())
+    dispatch(events.EpochEnd(2, 3, 41.5, None, 1.0, 100.0, model=None))
+    assert seen == [
+        ("training: compiling the training step with XLA", 1, 3),
+        ("training: epoch 2/3, loss 41.50", 2, 3),
+    ]
+    with pytest.raises(TrainingError, match="stopped at epoch 2: diverged"):
+        dispatch(events.TrainingStopped(2, "diverged", "diverged", None))
 
 
 def test_experiment_bad_config_one_line(tmp_path):

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from aecli.cli import app
+from aecli.cli.app import app
 
 runner = CliRunner()
 

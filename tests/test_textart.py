@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from aecli import textart as ta
+from aecli.render import textart as ta
+from aecli.render.palette import CLASS_COLORS, to_unit
 
 
 def digit_one() -> np.ndarray:
@@ -33,7 +34,7 @@ def test_resample_area_average_is_exact_on_blocks():
     np.testing.assert_allclose(small, [[1, 0], [0, 0]])
     # a non-integer factor keeps the mean ink (area averaging conserves mass)
     odd = ta.resample(digit_seven(), 10, 10)
-    assert odd.mean() == pytest.approx(ta.to_unit(digit_seven()).mean(), rel=1e-5)
+    assert odd.mean() == pytest.approx(to_unit(digit_seven()).mean(), rel=1e-5)
     # upsampling by 2 replicates pixels
     np.testing.assert_allclose(ta.resample(img, 8, 8)[:4, :4], 1.0)
 
@@ -106,7 +107,7 @@ def test_render_fits_the_box_and_keeps_aspect():
 
 
 def test_float_images_and_flat_images():
-    img = ta.to_unit(digit_one()).reshape(-1)  # flat float [0, 1]
+    img = to_unit(digit_one()).reshape(-1)  # flat float [0, 1]
     assert ta.render_lines(img, mode="ascii") == ta.render_lines(digit_one(), mode="ascii")
     with pytest.raises(ValueError):
         ta.render_lines(np.zeros(10), mode="ascii")
@@ -172,8 +173,8 @@ def test_scatter_places_points_and_colours_by_majority_class():
     assert "\u2800" < lines[4][9] <= "\u28ff"  # bottom-right
     assert lines[2][5] == "+"  # the cursor covers the centre point
     styles = {text.plain[s.start : s.end]: str(s.style) for s in text.spans}
-    assert styles[lines[0][1]] == ta.CLASS_COLORS[1]
-    assert styles[lines[4][9]] == ta.CLASS_COLORS[2]
+    assert styles[lines[0][1]] == CLASS_COLORS[1]
+    assert styles[lines[4][9]] == CLASS_COLORS[2]
     # points outside the view are dropped, not clipped to the border
     off = ta.scatter(np.array([[5.0, 5.0]]), np.array([0]), width=4, height=2, bounds=(0, 1, 0, 1))
     assert off.plain.strip() == ""

@@ -22,9 +22,9 @@ from aecli import events as ev
 from aecli.checkpoint import BEST, LATEST, load_checkpoint, read_header
 from aecli.config import Config
 from aecli.errors import ConfigError, TrainingError
-from aecli.figures import loss_curve
 from aecli.model import TiedAutoencoder, preprocess
 from aecli.optim import make_optimizer
+from aecli.render.figures import loss_curve
 from aecli.rundir import RunDir
 from aecli.training import train
 from aecli.training.devices import select_devices

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aecli.checkpoint import load_checkpoint
-from aecli.cli import app
+from aecli.cli.app import app
 
 runner = CliRunner()
 SUMMARY_KEYS = {
@@ -197,7 +197,7 @@ def test_no_arguments_trains_mnist_on_whatever_is_found(tmp_path, monkeypatch):
 
 def test_the_renderer_handles_every_event_type(tmp_path, capsys):
     from aecli import events
-    from aecli.commands.train_output import Renderer
+    from aecli.cli.train_output import Renderer
 
     r = Renderer(quiet=True, json_out=True, run_dir=tmp_path, stopped_exit=lambda reason: 7)
     assert set(r.handlers()) == set(events.EVENT_TYPES)  # a new event type needs a handler

@@ -18,19 +18,19 @@ from textual.widgets import DataTable, ProgressBar
 
 from aecli.config import Config
 from aecli.events import TrainingFinished, TrainingStopped
-from aecli.tui.app import AecliApp, create_app, pick_samples
+from aecli.tui.app import AecliApp, create_app
 from aecli.tui.demo import CENTRES, FakeSplits, ScriptedTrainer, demo_backend
-from aecli.tui.screens import QuitScreen, TrainingScreen
-from aecli.tui.widgets import (
-    CodeMap,
-    DecodedView,
-    DigitsPanel,
-    InfoBar,
-    LossChart,
-    StatusLine,
-    plan_digits,
-    subgrid_indices,
-)
+from aecli.tui.model import Progress, pick_samples
+from aecli.tui.screens.quit import QuitScreen
+from aecli.tui.screens.training import TrainingScreen
+from aecli.tui.widgets.code_map import CodeMap
+from aecli.tui.widgets.decoded_view import DecodedView
+from aecli.tui.widgets.digits_layout import plan_digits, subgrid_indices
+from aecli.tui.widgets.digits_panel import DigitsPanel
+from aecli.tui.widgets.info_bar import InfoBar
+from aecli.tui.widgets.ink import is_dark
+from aecli.tui.widgets.loss_chart import LossChart
+from aecli.tui.widgets.status_line import StatusLine
 
 SIZE = (100, 32)
 
@@ -66,6 +66,11 @@ async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+def progress(app: AecliApp) -> Progress:
+    """This session's training progress (a default one before training starts)."""
+    return app.run_model.progress or Progress()
+
+
 def footer_keys(app: AecliApp) -> set[str]:
     """The keys the footer shows right now (bindings whose check_action allows them)."""
     return {
@@ -79,7 +84,7 @@ def footer_keys(app: AecliApp) -> set[str]:
 async def test_widgets_update_on_messages(tmp_path):
     app, trainer = make_app(tmp_path, epochs=3)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
         await pilot.pause(0.1)
         screen = app.screen
         assert isinstance(screen, TrainingScreen)
@@ -94,12 +99,12 @@ async def test_widgets_update_on_messages(tmp_path):
         bars = screen.query(ProgressBar)
         assert all(bar.percentage == pytest.approx(1.0) for bar in bars)
         chart = screen.query_one(LossChart)
-        assert len(app.history) == 3 and chart.is_mounted
+        assert len(app.run_model.history) == 3 and chart.is_mounted
         panel = screen.query_one(DigitsPanel)
-        assert panel.epoch == 3
-        assert panel.recons.shape == (10, 28, 28)
-        assert panel.grid_images.shape == (100, 28, 28)  # the config's 10x10 grid
-        assert panel.captions == [str(d) for d in range(10)]
+        assert panel.preview.epoch == 3
+        assert panel.preview.recons.shape == (10, 28, 28)
+        assert panel.preview.grid_images.shape == (100, 28, 28)  # the config's 10x10 grid
+        assert panel.captions == tuple(str(d) for d in range(10))
         plan = panel.plan()
         assert plan.tests is not None and plan.grid is not None  # 100x32 shows both
         text = panel.render().plain
@@ -128,7 +133,7 @@ async def test_pause_and_resume_key(tmp_path):
     app, _ = make_app(tmp_path, gate=gate)
     async with app.run_test(size=SIZE) as pilot:
         gate.release(1)
-        await wait_for(pilot, lambda: app._progress.get("done", 0) > 0)
+        await wait_for(pilot, lambda: progress(app).done > 0)
         assert {"p", "s", "q"} <= footer_keys(app) and "r" not in footer_keys(app)
         await pilot.press("p")
         assert app.control.paused
@@ -143,13 +148,11 @@ async def test_stop_saves_a_checkpoint_and_the_screen_stays(tmp_path):
     app, trainer = make_app(tmp_path, epochs=5, gate=gate)
     async with app.run_test(size=SIZE) as pilot:
         gate.release(4 + 2)  # one epoch and half of the next
-        await wait_for(
-            pilot, lambda: app._progress.get("epoch") == 2 and app._progress.get("done") == 300
-        )
+        await wait_for(pilot, lambda: (progress(app).epoch, progress(app).done) == (2, 300))
         await pilot.press("s")
-        await wait_for(pilot, lambda: not app.training_active)
+        await wait_for(pilot, lambda: not app.run_model.training_active)
         assert app.is_running and isinstance(app.screen, TrainingScreen)
-        assert isinstance(app.final_event, TrainingStopped)
+        assert isinstance(app.run_model.final_event, TrainingStopped)
         assert trainer.saves[-1] == (tmp_path / "run" / "latest.json", 1)
         assert json.loads((tmp_path / "run" / "latest.json").read_text()) == {"epoch": 1}
         status = app.training_screen.query_one(StatusLine).text
@@ -159,7 +162,7 @@ async def test_stop_saves_a_checkpoint_and_the_screen_stays(tmp_path):
         # resume continues from the checkpoint
         await pilot.press("r")
         gate.release(100)
-        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
         assert trainer.calls[-1]["resume"] is True
         assert [e for _, e in trainer.saves][-4:] == [2, 3, 4, 5]
 
@@ -170,7 +173,7 @@ async def test_quit_asks_while_training_and_stops_with_a_checkpoint(tmp_path):
     app, trainer = make_app(tmp_path, epochs=5, gate=gate)
     async with app.run_test(size=SIZE) as pilot:
         gate.release(5)
-        await wait_for(pilot, lambda: app.epochs_done == 1)
+        await wait_for(pilot, lambda: app.run_model.epochs_done == 1)
         await pilot.press("q")
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("n")  # keep training
@@ -180,17 +183,17 @@ async def test_quit_asks_while_training_and_stops_with_a_checkpoint(tmp_path):
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running)
-    assert isinstance(app.final_event, TrainingStopped)
+    assert isinstance(app.run_model.final_event, TrainingStopped)
     assert trainer.saves[-1][1] == 1
-    assert app.return_value is app.final_event
+    assert app.return_value is app.run_model.final_event
 
 
 @run_async
 async def test_quit_after_training_exits_without_asking(tmp_path):
     app, _ = make_app(tmp_path, epochs=1)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
-        await wait_for(pilot, lambda: not app.training_active)
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
+        await wait_for(pilot, lambda: not app.run_model.training_active)
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running)
     assert isinstance(app.return_value, TrainingFinished)
@@ -202,10 +205,10 @@ async def test_ctrl_c_stops_saves_and_quits(tmp_path):
     app, trainer = make_app(tmp_path, epochs=5, gate=gate)
     async with app.run_test(size=SIZE) as pilot:
         gate.release(4)
-        await wait_for(pilot, lambda: app.epochs_done == 1)
+        await wait_for(pilot, lambda: app.run_model.epochs_done == 1)
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: not app.is_running)
-    ev = app.final_event
+    ev = app.run_model.final_event
     assert isinstance(ev, TrainingStopped) and ev.reason == "interrupted"
     assert ev.message.startswith("Ctrl-C")
     assert trainer.saves[-1][1] == 1
@@ -215,11 +218,11 @@ async def test_ctrl_c_stops_saves_and_quits(tmp_path):
 async def test_training_error_is_shown_and_kept(tmp_path):
     app, _ = make_app(tmp_path, epochs=3, fail_at_epoch=2)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.error is not None)
-        await wait_for(pilot, lambda: not app.training_active)
+        await wait_for(pilot, lambda: app.run_model.error is not None)
+        await wait_for(pilot, lambda: not app.run_model.training_active)
         assert "scripted failure in epoch 2" in app.training_screen.query_one(StatusLine).text
         assert app.is_running  # the screen stays for the user to read it
-    assert isinstance(app.error, RuntimeError)
+    assert isinstance(app.run_model.error, RuntimeError)
 
 
 @run_async
@@ -234,7 +237,7 @@ async def test_a_run_that_cannot_start_closes_and_keeps_the_error(tmp_path):
     app.backend.load_data = missing
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: not app.is_running)
-    assert isinstance(app.error, DataError)
+    assert isinstance(app.run_model.error, DataError)
 
 
 @run_async
@@ -249,14 +252,16 @@ async def test_a_run_that_cannot_be_opened_closes_and_keeps_the_error(tmp_path):
     app = create_app(run_dir=tmp_path, explore=True, backend=backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: not app.is_running)
-    assert isinstance(app.error, CheckpointError)
+    assert isinstance(app.run_model.error, CheckpointError)
 
 
 @run_async
 async def test_save_figures_key_writes_pngs(tmp_path):
     app, _ = make_app(tmp_path, epochs=2)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.preview is not None and app.preview.epoch == 2)
+        await wait_for(
+            pilot, lambda: app.run_model.preview is not None and app.run_model.preview.epoch == 2
+        )
         await pilot.press("f")
         figures = tmp_path / "run" / "figures"
         names = [
@@ -273,7 +278,7 @@ async def test_save_figures_key_writes_pngs(tmp_path):
 async def test_render_mode_and_digits_view_keys(tmp_path):
     app, _ = make_app(tmp_path, epochs=1)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.preview is not None)
+        await wait_for(pilot, lambda: app.run_model.preview is not None)
         panel = app.training_screen.query_one(DigitsPanel)
         assert panel.mode == "blocks"
         await pilot.press("m")
@@ -298,29 +303,33 @@ def test_no_color_starts_in_shade_mode(tmp_path, monkeypatch):
 async def test_explorer_cursor_zoom_class_jump_and_saves(tmp_path):
     app, _ = make_app(tmp_path, epochs=2)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
         await pilot.press("e")
         explorer = app.explorer_screen
         assert app.screen is explorer
         await wait_for(pilot, lambda: explorer.codes is not None)
-        assert len(explorer.codes) == 300  # the scripted test split
-        calls = app.view.decode_calls
-        x0, y0 = explorer.cursor
+        assert len(explorer.codes.points) == 300  # the scripted test split
+        calls = app.run_model.view.decode_calls
+        x0, y0 = explorer.frame.cursor
         await pilot.press("right", "right", "up")
         cw, ch = explorer.query_one(CodeMap).cell_size()
-        assert explorer.cursor == pytest.approx((x0 + 2 * cw, y0 + ch))
-        assert app.view.decode_calls == calls + 3  # one decode per move
+        assert explorer.frame.cursor == pytest.approx((x0 + 2 * cw, y0 + ch))
+        assert app.run_model.view.decode_calls == calls + 3  # one decode per move
         view = explorer.query_one(DecodedView)
         assert view.image is not None and view.image.shape == (28, 28)
         assert "decoded at" in view.caption.plain
-        width = explorer.bounds[1] - explorer.bounds[0]
+        width = explorer.frame.bounds[1] - explorer.frame.bounds[0]
         await pilot.press("plus")
-        assert explorer.bounds[1] - explorer.bounds[0] == pytest.approx(width * 0.667)
+        assert explorer.frame.bounds[1] - explorer.frame.bounds[0] == pytest.approx(width * 0.667)
         await pilot.press("minus")
-        assert explorer.bounds[1] - explorer.bounds[0] == pytest.approx(width * 0.667 * 1.5)
+        assert explorer.frame.bounds[1] - explorer.frame.bounds[0] == pytest.approx(
+            width * 0.667 * 1.5
+        )
         await pilot.press("3")  # a random image of class 3: the cursor goes to its code
-        assert explorer.picked is not None and explorer.labels[explorer.picked] == 3
-        assert np.hypot(*(np.array(explorer.cursor) - CENTRES[3])) < 0.6
+        assert (
+            explorer.frame.picked is not None and explorer.codes.labels[explorer.frame.picked] == 3
+        )
+        assert np.hypot(*(np.array(explorer.frame.cursor) - CENTRES[3])) < 0.6
         assert "picked" in view.caption.plain and "'3'" in view.caption.plain
         assert "A" not in {k for k in footer_keys(app)}  # letters are hidden for digits
         await pilot.press("d")
@@ -337,18 +346,18 @@ async def test_explorer_cursor_zoom_class_jump_and_saves(tmp_path):
 async def test_explorer_mouse_click_moves_the_cursor(tmp_path):
     app, _ = make_app(tmp_path, epochs=1)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
         await pilot.press("e")
         explorer = app.explorer_screen
         await wait_for(pilot, lambda: explorer.codes is not None)
         cmap = explorer.query_one(CodeMap)
         await pilot.click(CodeMap, offset=(3, 2))
-        assert explorer.cursor == pytest.approx(cmap.to_code(3, 2))
-        before = explorer.bounds
+        assert explorer.frame.cursor == pytest.approx(cmap.to_code(3, 2))
+        before = explorer.frame.bounds
         await pilot.mouse_down(CodeMap)  # the wheel is not in Pilot: use the message
         cmap.post_message(CodeMap.Zoom(0.5))
         await pilot.pause()
-        assert explorer.bounds[1] - explorer.bounds[0] < before[1] - before[0]
+        assert explorer.frame.bounds[1] - explorer.frame.bounds[0] < before[1] - before[0]
 
 
 @run_async
@@ -367,14 +376,14 @@ async def test_open_run_shows_history_and_resumes(tmp_path):
         explorer = app.explorer_screen
         await wait_for(pilot, lambda: explorer.codes is not None)
         assert app.screen is explorer
-        assert len(app.history) == 6 and app.epochs_done == 6
+        assert len(app.run_model.history) == 6 and app.run_model.epochs_done == 6
         assert "r" in footer_keys(app)  # unfinished: resumable
-        assert "interrupted run: 6/8 epochs" in app.status_text
+        assert "interrupted run: 6/8 epochs" in app.run_model.status.text
         await pilot.press("r")
         assert isinstance(app.screen, TrainingScreen)
-        await wait_for(pilot, lambda: isinstance(app.final_event, TrainingFinished))
-        assert trainer.calls == [{"resume": True, "run_dir": run_dir, "data": app.splits}]
-        assert [r["epoch"] for r in app.history] == list(range(1, 9))
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
+        assert trainer.calls == [{"resume": True, "run_dir": run_dir, "data": app.run_model.splits}]
+        assert [r["epoch"] for r in app.run_model.history] == list(range(1, 9))
         assert app.training_screen.query_one(DataTable).row_count == 8
 
 
@@ -387,7 +396,7 @@ async def test_open_finished_run_cannot_resume(tmp_path):
         await wait_for(pilot, lambda: app.explorer_screen.codes is not None)
         assert "r" not in footer_keys(app)
         await pilot.press("r")
-        assert not app.training_active
+        assert not app.run_model.training_active
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running)
 
@@ -396,13 +405,11 @@ async def test_open_finished_run_cannot_resume(tmp_path):
 async def test_theme_toggle_inverts_the_images(tmp_path):
     app, _ = make_app(tmp_path, epochs=1)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.preview is not None)
+        await wait_for(pilot, lambda: app.run_model.preview is not None)
         assert app.current_theme.dark
         await pilot.press("ctrl+t")
         assert not app.current_theme.dark
-        from aecli.tui.widgets import _dark
-
-        assert not _dark(app.training_screen.query_one(DigitsPanel))
+        assert not is_dark(app.training_screen.query_one(DigitsPanel))
 
 
 @pytest.mark.parametrize("size", [(49, 17), (69, 25), (99, 41), (30, 10), (200, 60)])
@@ -456,8 +463,8 @@ def test_pick_samples_takes_the_first_of_each_class():
 
 def test_tui_modules_do_not_import_jax():
     code = (
-        "import sys, aecli.tui.app, aecli.tui.widgets, aecli.tui.screens, aecli.tui.demo, "
-        "aecli.commands.tui; bad = [m for m in ('jax', 'equinox', 'matplotlib') if m in "
+        "import sys, aecli.tui.app, aecli.tui.demo, aecli.tui.workers, aecli.cli.tui; "
+        "bad = [m for m in ('jax', 'equinox', 'matplotlib') if m in "
         "sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

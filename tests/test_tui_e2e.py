@@ -1,15 +1,21 @@
-"""End to end: a real (tiny) training run through the TUI, then the explorer on its model."""
+"""End to end: a real (tiny) training run through the TUI, then the explorer on its model;
+the TUI's per-image errors against ``aecli reconstruct``'s."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
 from aecli.config import Config
 from aecli.events import TrainingFinished
 from aecli.tui.app import create_app
-from aecli.tui.widgets import DecodedView, DigitsPanel
+from aecli.tui.widgets.decoded_view import DecodedView
+from aecli.tui.widgets.digits_panel import DigitsPanel
 
 
 async def _wait(pilot, condition, timeout: float = 120.0) -> None:
@@ -36,17 +42,20 @@ def test_real_training_through_the_tui(tiny_mnist, tmp_path):
 
     async def scenario() -> None:
         async with app.run_test(size=(100, 32)) as pilot:
-            await _wait(pilot, lambda: isinstance(app.final_event, TrainingFinished))
-            await _wait(pilot, lambda: app.preview is not None and app.preview.epoch == 2)
+            await _wait(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
+            await _wait(
+                pilot,
+                lambda: app.run_model.preview is not None and app.run_model.preview.epoch == 2,
+            )
             panel = app.training_screen.query_one(DigitsPanel)
-            assert panel.epoch == 2 and panel.recons.shape == (10, 28, 28)
-            assert 0.0 <= panel.recons.min() and panel.recons.max() <= 1.0
-            assert [r["epoch"] for r in app.history] == [1, 2]
-            assert app.history[1]["train_loss"] < app.history[0]["train_loss"]
+            assert panel.preview.epoch == 2 and panel.preview.recons.shape == (10, 28, 28)
+            assert 0.0 <= panel.preview.recons.min() and panel.preview.recons.max() <= 1.0
+            assert [r["epoch"] for r in app.run_model.history] == [1, 2]
+            assert app.run_model.history[1]["train_loss"] < app.run_model.history[0]["train_loss"]
             await pilot.press("e")
             explorer = app.explorer_screen
             await _wait(pilot, lambda: explorer.codes is not None)
-            assert explorer.codes.shape == (100, 2)  # the tiny test split, encoded by JAX
+            assert explorer.codes.points.shape == (100, 2)  # the tiny test split, encoded by JAX
             before = explorer.query_one(DecodedView).image.copy()
             await pilot.press("shift+right", "shift+right", "shift+up")
             after = explorer.query_one(DecodedView).image
@@ -55,6 +64,53 @@ def test_real_training_through_the_tui(tiny_mnist, tmp_path):
             await _wait(pilot, lambda: not app.is_running)
 
     asyncio.run(scenario())
-    assert app.error is None
+    assert app.run_model.error is None
     ckpt = load_checkpoint(run_dir)
     assert ckpt.epoch == 2
+
+
+def test_the_tui_error_of_an_image_is_aecli_reconstructs(tiny_mnist_dir, tmp_path):
+    """The digits panel's error under a test image is the number ``aecli reconstruct`` prints
+    for it: both come from ``aecli.latent.codes`` on the unclipped reconstruction."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from aecli.checkpoint import save_checkpoint
+    from aecli.model import TiedAutoencoder
+
+    run_dir = tmp_path / "run"
+    config = Config(name="tiny").replace(
+        **{"data.dataset": str(tiny_mnist_dir / "mnist"), "model.sizes": (784, 32, 2)}
+    )
+    model = TiedAutoencoder.from_config(config.model, key=jax.random.key(3))
+    # Decodes below the display range, as a trained model's background often is: an error
+    # taken on the clipped display images would differ from the loss's error here.
+    model = eqx.tree_at(lambda m: m.out_bias, model, jnp.full(784, -0.7, jnp.float32))
+    header = {"config": config.to_dict(), "epoch": 1}
+    save_checkpoint(run_dir / "latest.ckpt", model=model, opt_state=None, header=header)
+    app = create_app(run_dir=run_dir, explore=True)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 32)) as pilot:
+            await _wait(pilot, lambda: app.run_model.preview is not None)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    assert app.run_model.error is None
+    samples, preview = app.run_model.samples, app.run_model.preview
+    assert samples.split == "test" and len(samples.indices) == 10
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "aecli", "reconstruct", "--run", str(run_dir), "--n", "100"]
+        + ["--out", str(tmp_path / "r.png"), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    printed = json.loads(cli.stdout)
+    by_index = dict(zip(printed["indices"], printed["errors"], strict=True))
+    assert len(by_index) == 100  # the whole tiny test split
+    tui = [float(e) for e in preview.errors]
+    # Same function, other batch shapes: equal up to float32 rounding.
+    assert tui == pytest.approx([by_index[int(i)] for i in samples.indices], rel=1e-5)

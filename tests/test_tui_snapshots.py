@@ -33,7 +33,10 @@ def app(tmp_path, monkeypatch):
 async def finished(pilot) -> None:
     app = pilot.app
     for _ in range(500):
-        if isinstance(app.final_event, TrainingFinished) and not app.training_active:
+        if (
+            isinstance(app.run_model.final_event, TrainingFinished)
+            and not app.run_model.training_active
+        ):
             break
         await pilot.pause(0.02)
     await pilot.pause(0.2)

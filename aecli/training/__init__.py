@@ -9,6 +9,9 @@
 * ``devices``: device choice, the data-parallel mesh and its shardings.
 * ``session``: a fresh or resumed run checked against its data, as a ``Session`` and the
   ``TrainState`` to start from; the checkpoint header.
+* ``graph``: map mode's fuzzy k-NN graph of the training images (built once, stored in the
+  run directory) and UMAP's a, b.
+* ``map``: map mode's UMAP cross-entropy on the codes, added inside the compiled step.
 * ``loop``: ``train`` itself.
 """
 

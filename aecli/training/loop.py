@@ -3,7 +3,10 @@
 What is reported: the training loss of an epoch is the mean loss per image of its batches,
 each taken before its own update (the running figure the original printed while training);
 validation and test losses are per image with the final weights of the epoch (see
-``aecli.training.evaluate``). Both include the code penalty.
+``aecli.training.evaluate``). Both include the code penalty. A map run (``[map] kind =
+"umap"``, ``aecli.training.map``) reports the same figures without its UMAP term, which is
+logged apart as ``map_loss`` (cross-entropy per edge), so its curves compare with a plain run's.
+The map's k-NN graph is read from the run directory, or built and stored there first.
 
 Checkpoints: ``latest.ckpt`` at epoch 0 (before training) and after every epoch, ``best.ckpt``
 whenever the validation loss improves. A stop or Ctrl-C during an epoch discards that partial
@@ -14,6 +17,7 @@ never interrupted (same machine, same device count). A diverging loss (non-finit
 
 from __future__ import annotations
 
+import shlex
 import statistics
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -42,6 +46,8 @@ from aecli.events import (
 from aecli.reference import ORIGINAL
 from aecli.rundir import RunDir
 from aecli.training.evaluate import EVAL_BATCH, EvalSet
+from aecli.training.graph import FuzzyGraph
+from aecli.training.map import MapTerm, make_map_term, run_graph
 from aecli.training.session import Session, TrainState, open_session
 from aecli.training.step import DIVERGED_LOSS, Layout, epoch_order, train_chunk
 
@@ -83,13 +89,15 @@ def train(
     report = report or _noop
     control = control or TrainControl()
     wall_start = time.perf_counter()
-    session, state = open_session(config, run_dir, data, resume=resume, report=report)
-    run = session.run
+    run = RunDir(run_dir)
+    # Lock first, then look: "does this directory hold a run?" is answered under the lock.
     with run.lock():
+        session, state = open_session(config, run_dir, data, resume=resume, report=report)
         remove_stale_temps(run.path)  # left by a writer that was killed mid-write
         run.write_config(session.config.to_dict())
         run.write_metrics(list(state.metrics))  # drops lines past the checkpoint
-        state, dev = _to_device(session, state)
+        graph = run_graph(session.config.map, run, session.images, report)
+        state, dev = _to_device(session, state, graph)
         report(f"device: {session.placement.name}")
         yield _run_started(session, state)
         if session.fresh:
@@ -110,9 +118,12 @@ class _OnDevice:
     images: jax.Array
     shuffle_key: jax.Array
     validation: EvalSet | None
+    map: MapTerm | None  # the map mode's term (None: the original objective)
 
 
-def _to_device(session: Session, state: TrainState) -> tuple[TrainState, _OnDevice]:
+def _to_device(
+    session: Session, state: TrainState, graph: FuzzyGraph | None
+) -> tuple[TrainState, _OnDevice]:
     where = session.placement.replicated
     model, opt_state = jax.device_put((state.model, state.opt_state), where)
     images = jax.device_put(session.images, where)
@@ -121,7 +132,8 @@ def _to_device(session: Session, state: TrainState) -> tuple[TrainState, _OnDevi
     if session.validation is not None:
         validation = EvalSet(session.validation, EVAL_BATCH, where)
     state = replace(state, model=model, opt_state=opt_state)
-    return state, _OnDevice(images, shuffle_key, validation)
+    term = make_map_term(session.config.map, graph, session.config.train.seed, where)
+    return state, _OnDevice(images, shuffle_key, validation, term)
 
 
 def _epochs(
@@ -176,32 +188,36 @@ def _train_epoch(
     """Train one epoch chunk by chunk, yielding progress after each chunk.
 
     Returns:
-        ``(model, opt_state, loss_sum)`` after the epoch, or None after yielding the
+        ``(model, opt_state, loss_sum, map_sum)`` after the epoch (``map_sum`` the sum of the
+        map term's per-step loss, None without one), or None after yielding the
         ``TrainingStopped`` of a divergence or a stop.
     """
     layout, tc = session.layout, session.config.train
     rows, weights = orders.take(epoch)
+    term = dev.map.for_epoch(epoch) if dev.map is not None else None
 
     def chunk(params, c):
         return train_chunk(
             *params, dev.images, rows, weights, jnp.int32(c),
-            session.optimizer, tc.l2_weight, session.placement.batch,
+            session.optimizer, tc.l2_weight, session.placement.batch, term,
         )  # fmt: skip
 
     # JAX dispatches asynchronously: the next chunk (and the next epoch's shuffle) is queued
     # before this one's losses are read, so the device never waits for Python.
     pending = chunk((state.model, state.opt_state), 0)
     orders.queue(epoch + 1)
-    loss_sum = 0.0
+    loss_sum, map_sum = 0.0, None if term is None else 0.0
     for c in range(layout.chunks):
         out = pending
         if c + 1 < layout.chunks:
             pending = chunk(out[:2], c + 1)
-        losses, ok, worst = jax.device_get(out[2:])
+        losses, ok, worst, map_losses = jax.device_get(out[2:])
         if not ok:
             yield _diverged(session, epoch, worst)
             return None
         loss_sum += float(np.sum(losses, dtype=np.float64))
+        if map_sum is not None:
+            map_sum += float(np.sum(map_losses, dtype=np.float64))
         paused_at = time.perf_counter()
         yield EpochProgress(
             epoch=epoch, images_done=layout.images_after_chunk(c), images_total=layout.n
@@ -212,14 +228,14 @@ def _train_epoch(
         if control.stopped and c < layout.chunks - 1:
             yield _stopped(session.run, epoch - 1, "stopped", "stopped during epoch", epoch)
             return None
-    return out[0], out[1], loss_sum
+    return out[0], out[1], loss_sum, map_sum
 
 
 def _end_epoch(
     session: Session, dev: _OnDevice, state: TrainState, trained: tuple, clock: _Clock
 ) -> tuple[TrainState, bool]:
     """The state after an epoch (its metrics row appended) and whether it is the best yet."""
-    model, opt_state, loss_sum = trained
+    model, opt_state, loss_sum, map_sum = trained
     n, l2_weight = session.layout.n, session.config.train.l2_weight
     # The original printed the loss averaged over the epoch's batches as it trained: the mean
     # per-image loss of the batches before each one's update.
@@ -233,6 +249,8 @@ def _end_epoch(
         "seconds": seconds,
         "images_per_second": n / seconds,
     }
+    if map_sum is not None:  # the UMAP cross-entropy, mean over the epoch's steps
+        row["map_loss"] = map_sum / session.layout.steps
     score = val.loss if val else train_loss
     is_best = state.best_val is None or score < state.best_val
     new = TrainState(
@@ -320,7 +338,7 @@ def _stopped(run: RunDir, done: int, reason: str, what: str, epoch: int) -> Trai
         message=(
             f"training {what} {epoch}; the run is saved after epoch {done} (a partial epoch "
             f"is discarded so that a resume is exact): continue with "
-            f"'aecli train --resume {run.path}'"
+            f"aecli train --resume {shlex.quote(str(run.path))}"
         ),
         checkpoint=run.latest,
     )
@@ -385,7 +403,7 @@ def _save_loss_curve(session: Session, metrics: list[dict[str, Any]]) -> None:
     """Write the run's loss curve (atomically), with the original's points when they compare."""
     if not metrics:
         return
-    from aecli.figures import loss_curve, save_figure
+    from aecli.render.figures import loss_curve, save_figure
 
     title = f"{session.dataset['name']} ({session.layout.n:,} training images): loss per image"
     reference = ORIGINAL["mnist"].losses if _is_original_setup(session) else None

@@ -10,6 +10,7 @@ The checkpoint header that every later command reads is built here too.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import platform
 from collections.abc import Callable
@@ -45,7 +46,7 @@ class TrainState:
         opt_state: the optimizer state.
         epoch: epochs completed.
         step: optimizer steps taken.
-        metrics: one row per completed epoch (``metrics.jsonl``'s rows).
+        metrics: one row per completed epoch (the rows of ``RunDir.read_metrics``).
         best_val: the best validation loss so far (the training loss without a validation
             split); None before the first epoch.
     """
@@ -117,7 +118,8 @@ def open_session(
     resume: bool,
     report: Callable[[str], None],
 ) -> tuple[Session, TrainState]:
-    """Check the run directory, devices and data; return the session and its starting state.
+    """Check the run directory (the caller holds its lock), devices and data; return the
+    session and its starting state.
 
     Args:
         config: the resolved config; on resume only its ``RESUME_KEYS`` are used.
@@ -183,11 +185,9 @@ def _keys(seed: int) -> tuple[jax.Array, jax.Array, dict[str, Any]]:
 
 
 def _refuse_used(run: RunDir) -> None:
-    """A fresh run never writes into a directory that holds a run (or is being trained)."""
+    """A fresh run never writes into a directory that holds a run (checked under its lock)."""
     if not run.latest.exists():
         return
-    if run.is_locked():
-        raise TrainingError(run.in_use_message())
     raise TrainingError(
         f"run directory {run.path} already holds a training run ({LATEST}): continue it "
         f"with 'aecli train --resume {run.path}' or pass another --run-dir"
@@ -206,10 +206,16 @@ def _training_data(config: Config, data: DatasetSplits):
             f"config key 'train.batch_size' ({config.train.batch_size}) is larger than the {n} "
             f"training images of {config.data.dataset}: use --batch-size {n} or less"
         )
+    if config.map.kind != "none" and config.map.n_neighbors > n:
+        raise ConfigError(
+            f"config key 'map.n_neighbors' ({config.map.n_neighbors}) is larger than the {n} "
+            f"training images: set it to {n} or less"
+        )
     dataset = {
         "name": data.name,
         "source": data.source or train_split.source or "",
         "n_train": n,
+        "train_sha256": images_fingerprint(images),
         "n_validation": 0,
         "n_test": 0,
     }
@@ -238,6 +244,7 @@ def _resumed_state(
             f"{run_dir} was trained on {saved['n_train']} images, but the data found now has "
             f"{n} ({source}): resume with the same data (--data-dir/--dataset/--offline as before)"
         )
+    check_fingerprint(saved, dataset["train_sha256"], str(run_dir), source, report)
     if ckpt.header.get("prng", {}).get("shuffle_key") not in (None, prng["shuffle_key"]):
         raise TrainingError(f"{run_dir}: the checkpoint's PRNG state does not match its seed")
     if saved.get("source") and saved["source"] != source:
@@ -254,6 +261,37 @@ def _resumed_state(
         metrics=tuple(ckpt.header.get("metrics", []))[:epoch],
         best_val=ckpt.header.get("best_val_loss"),
     )
+
+
+def images_fingerprint(images: np.ndarray) -> str:
+    """sha256 of the uint8 training images (C order): the header's record of the data."""
+    return hashlib.sha256(np.ascontiguousarray(images, dtype=np.uint8).data).hexdigest()
+
+
+def check_fingerprint(
+    saved: dict[str, Any], now: str, run_dir: str, source: str, report: Callable[[str], None]
+) -> None:
+    """Refuse images other than those the run was trained on (same count or not).
+
+    Args:
+        saved: the header's ``dataset`` record.
+        now: ``images_fingerprint`` of the training images found now.
+        run_dir: the run, for the messages.
+        source: where the images found now come from.
+        report: receives the notice for a checkpoint older than the fingerprint.
+
+    Raises:
+        TrainingError: the fingerprints differ.
+    """
+    old = saved.get("train_sha256")
+    if old is None:
+        report(f"note: {run_dir} records no fingerprint of its images; the data is not checked")
+    elif old != now:
+        raise TrainingError(
+            f"{run_dir} was trained on other images than those found now ({source}; the "
+            "fingerprint of the training images differs): use the data the run was trained on, "
+            "or pass a new run directory"
+        )
 
 
 def library_versions() -> dict[str, str]:

@@ -165,6 +165,7 @@ def train_chunk(
     optimizer: optax.GradientTransformation,
     l2_weight: float,
     batch_sharding: Any,
+    extra: Any = None,
 ):
     """Train the steps of chunk ``chunk`` of an epoch; one compiled region for the whole chunk.
 
@@ -176,18 +177,22 @@ def train_chunk(
         optimizer: the run's optimizer (static).
         l2_weight: weight of the code penalty (static).
         batch_sharding: how a batch is split over devices; None on one device (static).
+        extra: a term added to the loss (``aecli.training.map.MapTerm`` of the epoch), or
+            None for the original objective.
 
     Returns:
-        ``(model, opt_state, losses, ok, worst)``: the batch-sum loss of every step (before
-        its update; 0 for skipped padding steps), whether the chunk stayed sane (every loss
-        per image finite and at most ``DIVERGED_LOSS``, every parameter finite) and the
-        largest loss per image of the chunk.
+        ``(model, opt_state, losses, ok, worst, extra_losses)``: the batch-sum loss of every
+        step (before its update; 0 for skipped padding steps; without ``extra``'s term),
+        whether the chunk stayed sane (every loss per image finite and at most
+        ``DIVERGED_LOSS``, every parameter finite), the largest loss per image of the chunk,
+        and ``extra``'s own loss of every step (None without ``extra``).
     """
     rows = jax.lax.dynamic_index_in_dim(rows, chunk, keepdims=False)
     weights = jax.lax.dynamic_index_in_dim(weights, chunk, keepdims=False)
     # Gathering rows of 784 bytes is cheaper than gathering (28, 28) blocks; same values.
     flat = data.reshape(data.shape[0], -1)
     params, static = eqx.partition(model, eqx.is_array)
+    first = chunk * rows.shape[0]  # the run-wide index of this chunk's first step
 
     def step(i, carry):
         params, opt_state, losses = carry
@@ -195,22 +200,40 @@ def train_chunk(
         if batch_sharding is not None:
             r = jax.lax.with_sharding_constraint(r, batch_sharding)
             w = jax.lax.with_sharding_constraint(w, batch_sharding)
-
-        def loss_of(p):
-            return loss_fn(eqx.combine(p, static), flat[r], l2_weight, w)
-
-        loss, grads = jax.value_and_grad(loss_of)(params)
+        out, grads = _loss_and_grads(params, static, flat, data, r, w, l2_weight, extra, first + i)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return eqx.apply_updates(params, updates), opt_state, losses.at[i].set(loss)
+        return eqx.apply_updates(params, updates), opt_state, losses.at[i].set(out)
 
     # Padding steps (all weights 0) only ever end the last chunk, so running the first
-    # ``real`` steps skips exactly them without a per-step branch. The count is traced: every
-    # chunk shares one compiled program.
+    # ``real`` steps skips exactly them without a per-step branch (Adam's state never sees
+    # them). The count is traced: every chunk shares one compiled program.
     real = jnp.sum(jnp.any(weights > 0, axis=1).astype(jnp.int32))
-    losses = jnp.zeros(rows.shape[0], jnp.float32)
+    shape = (rows.shape[0],) if extra is None else (rows.shape[0], 2)
+    losses = jnp.zeros(shape, jnp.float32)
     params, opt_state, losses = jax.lax.fori_loop(0, real, step, (params, opt_state, losses))
     model = eqx.combine(params, static)
+    losses, extra_losses = (losses, None) if extra is None else (losses[:, 0], losses[:, 1])
     per_image = losses / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
     worst = jnp.max(jnp.where(jnp.isfinite(per_image), per_image, jnp.inf))
-    ok = (worst <= DIVERGED_LOSS) & _all_finite(model)
-    return model, opt_state, losses, ok, worst
+    ok = (worst <= DIVERGED_LOSS) & _all_finite((model, extra_losses))
+    return model, opt_state, losses, ok, worst, extra_losses
+
+
+def _loss_and_grads(params, static, flat, data, rows, weights, l2_weight, extra, step):
+    """One step's loss output and gradients: the original's ``loss_fn``, or with ``extra``.
+
+    Without ``extra`` the output is the batch-sum loss; with it, ``[autoencoder loss, extra's
+    loss]`` (``extra.loss``'s aux), and the gradient is that of their weighted sum.
+    """
+    if extra is None:
+
+        def loss_of(p):
+            return loss_fn(eqx.combine(p, static), flat[rows], l2_weight, weights)
+
+        return jax.value_and_grad(loss_of)(params)
+
+    def extra_of(p):
+        return extra.loss(eqx.combine(p, static), data[rows], weights, l2_weight, data, step)
+
+    (_, parts), grads = jax.value_and_grad(extra_of, has_aux=True)(params)
+    return parts, grads

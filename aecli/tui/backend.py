@@ -1,23 +1,26 @@
 """What the TUI needs from the rest of aecli, behind small callables that tests replace.
 
 The app never imports JAX itself: it calls a ``Backend`` whose default members import
-``aecli.training``, ``aecli.data``, ``aecli.checkpoint`` and JAX lazily, inside the functions, and
-only from worker threads. Pilot tests build a ``Backend`` from a scripted trainer and a numpy
-"model" that already has ``encode``/``decode`` on arrays, so they run without JAX.
+``aecli.training``, ``aecli.data``, ``aecli.checkpoint`` and JAX lazily, inside the functions,
+and only from worker threads (``aecli.latent.codes`` imports JAX on its first call). Pilot
+tests build a ``Backend`` from a scripted trainer and a numpy "model" that already has
+``encode`` / ``decode`` / ``reconstruct`` on arrays, so they run without JAX.
 
-A *model view* is anything with ``decode(codes (n, d)) -> images (n, 28, 28) in [0, 1]`` and
-``encode(images uint8 (n, 28, 28)) -> codes (n, d)``, both plain numpy in and out.
+A *model view* is anything with ``decode(codes (n, d)) -> images (n, 28, 28) in [0, 1]``,
+``encode(images uint8 (n, 28, 28)) -> codes (n, d)`` and ``reconstruct(images) -> (images,
+per-image errors)``, all plain numpy in and out.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from aecli.latent import codes as latent_codes
 
 
 class ModelView(Protocol):
@@ -28,6 +31,9 @@ class ModelView(Protocol):
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """(n, 28, 28) uint8 images -> (n, d) codes."""
+
+    def reconstruct(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 28, 28) uint8 images -> their reconstructions in [0, 1] and per-image errors."""
 
 
 @dataclass(frozen=True)
@@ -48,71 +54,26 @@ class RunSnapshot:
         return self.epoch >= self.config.train.epochs
 
 
-def _buckets(n: int) -> int:
-    """Pad batch sizes to a few fixed shapes so the jitted functions compile once each."""
-    size = 1
-    while size < n and size < 4096:
-        size *= 8
-    return size if n <= 4096 else 4096
-
-
-_JIT_LOCK = threading.Lock()
-_JITTED: dict[str, Any] = {}
-
-
-def _jitted() -> dict[str, Any]:
-    """Build the jitted encode/decode once per process (the model is an argument, not baked in)."""
-    with _JIT_LOCK:
-        if not _JITTED:
-            import equinox as eqx
-            import jax
-
-            from aecli.model import postprocess, preprocess
-
-            @eqx.filter_jit
-            def decode(model, codes):
-                return postprocess(jax.vmap(model.decode)(codes)).reshape(-1, 28, 28)
-
-            @eqx.filter_jit
-            def encode(model, images):
-                return jax.vmap(model.encode)(preprocess(images))
-
-            _JITTED.update(decode=decode, encode=encode)
-        return _JITTED
-
-
 class JaxModelView:
-    """``ModelView`` over a ``TiedAutoencoder``: jitted, batched, padded to fixed shapes."""
+    """``ModelView`` over a ``TiedAutoencoder`` through ``aecli.latent.codes``: the same
+    jitted encode, decode and per-image error as ``aecli reconstruct`` (safe in threads)."""
 
     def __init__(self, model: Any):
         self.model = model
-        self.code_dim = int(model.code_dim)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Decode codes in padded batches; one jitted call for up to 4096 codes."""
-        fn = _jitted()["decode"]
-        codes = np.asarray(codes, np.float32).reshape(-1, self.code_dim)
-        out = []
-        for start in range(0, len(codes), 4096):
-            part = codes[start : start + 4096]
-            size = _buckets(len(part))
-            padded = np.zeros((size, self.code_dim), np.float32)
-            padded[: len(part)] = part
-            out.append(np.asarray(fn(self.model, padded))[: len(part)])
-        return np.concatenate(out) if out else np.zeros((0, 28, 28), np.float32)
+        """Codes (n, code_dim) to images (n, 28, 28) in [0, 1]."""
+        return latent_codes.decode(self.model, codes)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """Encode uint8 images in padded batches of up to 4096."""
-        fn = _jitted()["encode"]
-        images = np.asarray(images, np.uint8).reshape(-1, 28, 28)
-        out = []
-        for start in range(0, len(images), 4096):
-            part = images[start : start + 4096]
-            size = _buckets(len(part))
-            padded = np.zeros((size, 28, 28), np.uint8)
-            padded[: len(part)] = part
-            out.append(np.asarray(fn(self.model, padded))[: len(part)])
-        return np.concatenate(out) if out else np.zeros((0, self.code_dim), np.float32)
+        """uint8 images (n, 28, 28) to codes (n, code_dim)."""
+        return latent_codes.encode(self.model, images)
+
+    def reconstruct(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reconstructions in [0, 1] and the per-image squared errors of the unclipped
+        reconstructions, in the loss's units (what ``aecli reconstruct`` prints)."""
+        r = latent_codes.reconstruct(self.model, images)
+        return r.images, r.errors
 
 
 def jax_view(model: Any) -> ModelView:
@@ -135,7 +96,12 @@ def default_load_data(config: Any, report: Callable[[str], None] | None = None) 
     d = config.data
     # progress=False: rich progress bars would draw over the TUI
     return load_dataset(
-        d.dataset, data_dir=d.data_dir, offline=d.offline, report=report or _quiet, progress=False
+        d.dataset,
+        data_dir=d.data_dir,
+        offline=d.offline,
+        report=report or _quiet,
+        progress=False,
+        invert=d.invert,
     )
 
 
@@ -148,6 +114,14 @@ def read_history(run_dir: Path, header: dict[str, Any] | None = None) -> list[di
     from aecli.rundir import RunDir
 
     return RunDir(run_dir).read_metrics(upto_epoch=(header or {}).get("epoch"))
+
+
+def default_load_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The metrics a resume of ``run_dir`` continues: those up to its latest checkpoint."""
+    from aecli.checkpoint import read_header, resolve_path
+
+    header, _ = read_header(resolve_path(run_dir))
+    return read_history(run_dir, header)
 
 
 def default_load_run(run_dir: Path) -> RunSnapshot:
@@ -169,7 +143,7 @@ def default_load_run(run_dir: Path) -> RunSnapshot:
 
 @dataclass
 class Backend:
-    """The four things the app calls; every one runs in a worker thread, never the UI thread.
+    """The five things the app calls; every one runs in a worker thread, never the UI thread.
 
     Attributes:
         trainer: ``trainer(config, run_dir=, data=, resume=, control=)`` -> iterator of
@@ -177,9 +151,11 @@ class Backend:
         load_data: ``load_data(config, report)`` -> ``DatasetSplits``.
         make_view: ``make_view(model)`` -> ``ModelView``.
         load_run: ``load_run(run_dir)`` -> ``RunSnapshot``.
+        load_history: ``load_history(run_dir)`` -> the metrics rows a resume continues.
     """
 
     trainer: Callable[..., Iterator[Any]] = default_trainer
     load_data: Callable[..., Any] = default_load_data
     make_view: Callable[[Any], ModelView] = jax_view
     load_run: Callable[[Path], RunSnapshot] = default_load_run
+    load_history: Callable[[Path], list[dict[str, Any]]] = default_load_history

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,11 @@ class FakeModel:
         imgs = np.einsum("nc,chw->nhw", w, TEMPLATES)
         return np.clip(_blur(imgs, max(0, 4 - self.epoch)), 0, 1).astype(np.float32)
 
+    def reconstruct(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        recons = self.decode(self.encode(images))
+        originals = np.asarray(images, np.float32) / 255.0
+        return recons, ((recons - originals) ** 2).reshape(len(recons), -1).sum(axis=1)
+
 
 class ScriptedTrainer:
     """A training loop that yields ``aecli.events`` like ``aecli.training.train`` does.
@@ -219,44 +224,50 @@ class ScriptedTrainer:
             )
             yield Compiling()
             for epoch in range(start + 1, epochs + 1):
-                for chunk in range(1, self.chunks + 1):
-                    if self.gate is not None:  # wait for the test, but never past a stop
-                        while not self.gate.acquire(timeout=0.02) and not control.stopped:
-                            pass
-                    elif self.delay:
-                        control.stop_event.wait(self.delay)
-                    control.wait_while_paused()
-                    if control.stopped:
-                        path = self._save(run_dir, epoch - 1)
-                        yield CheckpointSaved(path, epoch - 1)
-                        yield TrainingStopped(epoch - 1, "stopped", "stopped by the user", path)
-                        return
-                    if self.fail_at_epoch == epoch:
-                        raise RuntimeError(f"scripted failure in epoch {epoch}")
-                    done = self.n_train * chunk // self.chunks
-                    yield EpochProgress(epoch, done, self.n_train)
-                train_loss = 60.0 / (1 + 0.5 * epoch) + 5
-                yield EpochEnd(
-                    epoch=epoch,
-                    epochs=epochs,
-                    train_loss=train_loss,
-                    val_loss=train_loss + 1.5,
-                    seconds=2.0,
-                    images_per_second=self.n_train / 2.0,
-                    model=FakeModel(epoch),
-                )
-                path = self._save(run_dir, epoch)
-                yield CheckpointSaved(path, epoch)
-            yield TrainingFinished(
-                {
-                    "epochs": epochs,
-                    "train_loss": 60.0 / (1 + 0.5 * epochs) + 5,
-                    "test_loss": 60.0 / (1 + 0.5 * epochs) + 7,
-                },
-                model=FakeModel(epochs),
-            )
+                stopped = yield from self._epoch(epoch, epochs, run_dir, control)
+                if stopped:
+                    return
+            summary = {"epochs": epochs, "train_loss": loss(epochs), "test_loss": loss(epochs) + 2}
+            yield TrainingFinished(summary, model=FakeModel(epochs))
         finally:
             self.finished.set()
+
+    def _epoch(
+        self, epoch: int, epochs: int, run_dir: Path, control: TrainControl
+    ) -> Generator[Any, None, bool]:
+        """One epoch's events; returns True when it stopped (after saving) instead."""
+        for chunk in range(1, self.chunks + 1):
+            if self.gate is not None:  # wait for the test, but never past a stop
+                while not self.gate.acquire(timeout=0.02) and not control.stopped:
+                    pass
+            elif self.delay:
+                control.stop_event.wait(self.delay)
+            control.wait_while_paused()
+            if control.stopped:
+                path = self._save(run_dir, epoch - 1)
+                yield CheckpointSaved(path, epoch - 1)
+                yield TrainingStopped(epoch - 1, "stopped", "stopped by the user", path)
+                return True
+            if self.fail_at_epoch == epoch:
+                raise RuntimeError(f"scripted failure in epoch {epoch}")
+            yield EpochProgress(epoch, self.n_train * chunk // self.chunks, self.n_train)
+        yield EpochEnd(
+            epoch=epoch,
+            epochs=epochs,
+            train_loss=loss(epoch),
+            val_loss=loss(epoch) + 1.5,
+            seconds=2.0,
+            images_per_second=self.n_train / 2.0,
+            model=FakeModel(epoch),
+        )
+        path = self._save(run_dir, epoch)
+        yield CheckpointSaved(path, epoch)
+        return False
+
+
+def loss(epoch: int) -> float:
+    """The scripted training loss per image after ``epoch`` epochs."""
+    return 60.0 / (1 + 0.5 * epoch) + 5
 
 
 def fake_load_run(epoch: int = 6, epochs: int = 10, name: str = "demo"):
@@ -267,8 +278,8 @@ def fake_load_run(epoch: int = 6, epochs: int = 10, name: str = "demo"):
         history = [
             {
                 "epoch": e,
-                "train_loss": 60.0 / (1 + 0.5 * e) + 5,
-                "val_loss": 60.0 / (1 + 0.5 * e) + 6.5,
+                "train_loss": loss(e),
+                "val_loss": loss(e) + 1.5,
                 "seconds": 2.0,
                 "images_per_second": 300.0,
             }
@@ -283,11 +294,13 @@ def fake_load_run(epoch: int = 6, epochs: int = 10, name: str = "demo"):
 def demo_backend(trainer: ScriptedTrainer | None = None, **run: Any) -> Backend:
     """A ``Backend`` wired to the scripted trainer, fake data and fake model (no JAX)."""
     splits = FakeSplits()
+    load_run = fake_load_run(**run)
     return Backend(
         trainer=trainer or ScriptedTrainer(),
         load_data=lambda config, report=None: splits,
         make_view=lambda model: model,
-        load_run=fake_load_run(**run),
+        load_run=load_run,
+        load_history=lambda run_dir: load_run(run_dir).history,
     )
 
 

@@ -1,4 +1,4 @@
-"""PNG figures the TUI saves on request, built with ``aecli.figures`` (matplotlib, no pyplot).
+"""PNG figures the TUI saves on request, built with ``aecli.render.figures`` (no pyplot).
 
 Called from worker threads (matplotlib's ``Figure`` API keeps no global state). Every file
 name carries the epoch or the code, so saving again never overwrites an earlier figure.
@@ -19,7 +19,7 @@ def _fmt(v: float) -> str:
 
 def _grid(images: np.ndarray, xs: Sequence[float], ys: Sequence[float], *, title: str):
     """The shared decode-grid sheet for ``images`` given row-major, rows for ``ys`` (top first)."""
-    from aecli.figures import decode_grid_sheet
+    from aecli.render.figures import decode_grid_sheet
 
     imgs = np.asarray(images, np.float32).reshape(len(ys), len(xs), 28, 28)
     return decode_grid_sheet(imgs, np.asarray(xs), np.asarray(ys), title=title)
@@ -56,7 +56,7 @@ def save_training_figures(
     Returns:
         The paths written, ``<out_dir>/tui-epoch<NNN>-{loss,grid,reconstructions}.png``.
     """
-    from aecli.figures import loss_curve, reconstruction_grid, save_figure
+    from aecli.render.figures import loss_curve, reconstruction_grid, save_figure
 
     stem = Path(out_dir) / f"tui-epoch{epoch:03d}"
     paths = []
@@ -82,7 +82,7 @@ def save_training_figures(
 
 def save_decoded(out_dir: Path, image: np.ndarray, code: Sequence[float], *, name: str) -> Path:
     """Write the image decoded at ``code`` to ``<out_dir>/decoded-<code>.png``."""
-    from aecli.figures import save_figure
+    from aecli.render.figures import save_figure
 
     label = ", ".join(f"{v:.3f}" for v in code)
     path = Path(out_dir) / f"decoded-{'_'.join(_fmt(v) for v in code)}.png"
@@ -99,7 +99,7 @@ def save_grid_around(
     name: str,
 ) -> Path:
     """Write a decode grid around ``center`` to ``<out_dir>/grid-<code>.png``."""
-    from aecli.figures import save_figure
+    from aecli.render.figures import save_figure
 
     path = Path(out_dir) / f"grid-{'_'.join(_fmt(v) for v in center)}.png"
     label = ", ".join(f"{v:.2f}" for v in center)

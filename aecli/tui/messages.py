@@ -1,108 +1,116 @@
-"""Textual messages that worker threads post to the app (``post_message`` is thread-safe).
+"""The TUI's messages, as dataclasses: workers post them up to the app, screens too.
 
-Workers never touch widgets: they post one of these, and the app's handlers (on the UI
-thread) update state and widgets. Arrays in them are plain numpy, computed in the worker.
+Worker threads never touch the app or a widget: they post one of these (``post_message`` is
+thread-safe) and the app's handlers, on the UI thread, make the new ``RunModel``. Arrays in
+them are plain numpy, computed in the worker. Screens post the requests that need a worker
+(``CodesWanted``, ``SaveDecoded``, ``SaveGrid``): messages up, attributes down.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from textual.message import Message
 
+from aecli.events import EpochProgress
+from aecli.tui.model import Codes, Preview, Samples
 
+
+@dataclass
 class TrainerEvent(Message):
     """One ``aecli.events`` value from the training loop, as it came."""
 
-    def __init__(self, event: Any) -> None:
-        super().__init__()
-        self.event = event
+    event: Any
+
+    def can_replace(self, message: Message) -> bool:
+        # A flood of progress events coalesces: one still waiting is superseded by the next
+        # progress of the same epoch (the bars only need the newest count).
+        return (
+            isinstance(self.event, EpochProgress)
+            and isinstance(message, TrainerEvent)
+            and isinstance(message.event, EpochProgress)
+            and message.event.epoch == self.event.epoch
+        )
 
 
-class Status(Message):
+@dataclass
+class Notice(Message):
     """A one-line notice for the status line (``loading data``, a data-source report...)."""
 
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+    text: str
 
 
-@dataclass(frozen=True)
-class Samples:
-    """The fixed images the panels show: the first test image of each class."""
-
-    images: np.ndarray  # (k, 28, 28) uint8
-    labels: np.ndarray  # (k,)
-    indices: np.ndarray  # (k,) positions in their split
-    split: str
-
-
+@dataclass
 class DataReady(Message):
-    """The dataset is loaded (``splits`` is a ``DatasetSplits``)."""
+    """The dataset is loaded (``splits`` is a ``DatasetSplits``) with the panels' samples."""
 
-    def __init__(self, splits: Any, samples: Samples) -> None:
-        super().__init__()
-        self.splits = splits
-        self.samples = samples
+    splits: Any
+    samples: Samples
 
 
+@dataclass
 class PreviewReady(Message):
-    """Decoded images for the digits panel after an epoch (computed in the worker)."""
+    """Decoded images for the digits panel after an epoch."""
 
-    def __init__(
-        self,
-        epoch: int,
-        grid_images: np.ndarray,
-        recons: np.ndarray,
-        errors: np.ndarray,
-        view: Any,
-    ) -> None:
-        super().__init__()
-        self.epoch = epoch
-        self.grid_images = grid_images  # (n*n, 28, 28) in [0, 1], rows top->bottom = high->low z2
-        self.recons = recons  # (k, 28, 28) in [0, 1]
-        self.errors = errors  # (k,) per-image squared error, in the loss's units
-        self.view = view  # the ModelView of this epoch's model (for the explorer)
+    preview: Preview
 
 
+@dataclass
 class RunLoaded(Message):
-    """A run's checkpoint (a ``RunSnapshot``, or None) and/or its metrics history was read."""
+    """A run's checkpoint (a ``RunSnapshot`` and its config with the data overrides, or
+    None for both) and/or its metrics history was read."""
 
-    def __init__(self, snapshot: Any, history: list[dict[str, Any]] | None = None) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-        self.history = history or []
+    snapshot: Any
+    config: Any = None
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
 class CodesReady(Message):
-    """The explorer's split is encoded with the model of ``epoch``."""
+    """The explorer's split is encoded."""
 
-    def __init__(self, epoch: int, codes: np.ndarray, labels: np.ndarray, split: str) -> None:
-        super().__init__()
-        self.epoch = epoch
-        self.codes = codes
-        self.labels = labels
-        self.split = split
+    codes: Codes
 
 
+@dataclass
 class WorkerFailed(Message):
     """A worker raised; ``error`` is the exception (shown, and re-raised after exit)."""
 
-    def __init__(self, error: BaseException, where: str) -> None:
-        super().__init__()
-        self.error = error
-        self.where = where
+    error: BaseException
+    where: str
 
 
 class TrainingEnded(Message):
     """The training thread returned (after its last event, or after an error)."""
 
 
+@dataclass
 class Saved(Message):
     """PNG files were written (by a worker)."""
 
-    def __init__(self, paths: list[Any]) -> None:
-        super().__init__()
-        self.paths = paths
+    paths: list[Path]
+
+
+class CodesWanted(Message):
+    """The explorer is showing: encode its split if the newest model has not been yet."""
+
+
+@dataclass
+class SaveDecoded(Message):
+    """Save the image decoded at ``code`` as PNG."""
+
+    code: np.ndarray
+
+
+@dataclass
+class SaveGrid(Message):
+    """Save a ``k`` x ``k`` decode grid with spacing ``step`` around ``center`` as PNG
+    (``extra``: the values of the code's other dimensions)."""
+
+    center: tuple[float, float]
+    step: float
+    k: int
+    extra: np.ndarray

@@ -1,0 +1,128 @@
+"""Options shared by several commands, each defined once as an ``Annotated`` alias.
+
+A command declares ``run: Run = None`` and gets the option's flag, type and help from here, so
+every command spells ``--run``, ``--json`` or ``--seed`` the same way. The split names in help
+texts are written out because ``aecli --help`` must not import ``aecli.data``; the checks use
+``aecli.data.SPLITS``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+# ---- commands on a trained run: reconstruct, embed, tsne, generate, experiment -----------------
+
+Run = Annotated[
+    Path | None,
+    typer.Option("--run", help="Run directory made by 'aecli train' (its latest.ckpt is used)."),
+]
+Checkpoint = Annotated[
+    Path | None, typer.Option("--checkpoint", help="A checkpoint file, instead of --run.")
+]
+Dataset = Annotated[
+    str | None, typer.Option("--dataset", help="Dataset name or path (default: the run's dataset).")
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Folder holding mnist/ and notmnist/ (default: the run's, the cache)."
+    ),
+]
+Offline = Annotated[
+    bool, typer.Option("--offline", help="Never download; use local files or defaults.")
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
+]
+
+
+def seed_for(purpose: str) -> Any:
+    """The ``--seed`` option of a command, its help saying what that command uses it for."""
+    return Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help=f"Seed of {purpose}.")]
+
+
+Seed = seed_for("sampling, subsampling and t-SNE")
+Split = Annotated[str, typer.Option("--split", help="Split to use: train, validation, test.")]
+
+
+def _out(what: str) -> Any:
+    return typer.Option(
+        "--out", help=f"Where to write the {what} PNG (default: inside the run directory)."
+    )
+
+
+ReconstructOut = Annotated[Path | None, _out("reconstruction grid")]
+ScatterOut = Annotated[Path | None, _out("scatter")]
+TsneOut = Annotated[Path | None, _out("t-SNE scatter")]
+SheetOut = Annotated[Path | None, _out("decoded sheet")]
+
+# ---- every command that reads a dataset of its own: train, data show -----------------------------
+
+
+class InvertMode(str, Enum):
+    """``--invert``: MNIST is light ink on dark; what to do with images that are not."""
+
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+Invert = Annotated[
+    InvertMode | None,
+    typer.Option(
+        "--invert",
+        help="auto: invert a dataset of dark ink on a light background (so it looks like "
+        "MNIST); yes: invert it whatever it is; no: keep it as stored. Default: auto (train: "
+        "the config's data.invert).",
+        show_default=False,
+    ),
+]
+
+# ---- the data group: list, download, show ------------------------------------------------------
+
+CatalogDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder holding mnist/ and notmnist/ (as ../shared/data), looked at before the "
+        "cache. Default: $AECLI_DATA_DIR.",
+        show_default=False,
+    ),
+]
+CatalogOffline = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Never download (also AECLI_OFFLINE=1): local files, else the embedded default.",
+    ),
+]
+CatalogJson = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout; notices go to stderr.")
+]
+
+
+def check_split(split: str, hint: str = "--split") -> str:
+    """Usage error unless ``split`` is one of ``aecli.data.SPLITS``; returns it."""
+    from aecli.data import SPLITS
+
+    if split not in SPLITS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(SPLITS)}, got {split!r}", param_hint=hint
+        )
+    return split
+
+
+def split_choices() -> str:
+    """``train, validation or test``: the split names for a sentence."""
+    from aecli.data import SPLITS
+
+    return f"{', '.join(SPLITS[:-1])} or {SPLITS[-1]}"
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: its example command lines, as the help's last paragraph."""
+    return "\n\n".join(["Examples:", *(f"  $ {line}" for line in lines)])
