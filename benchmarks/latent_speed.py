@@ -7,8 +7,10 @@ Targets (2-core CPU):
 - ``embed`` of the 55,000 training images: at most 3 s after the model is loaded (encode,
   codes.npz, scatter PNG, 5-NN accuracy and trustworthiness);
 - ``aecli generate`` from a run directory: at most 5 s as a whole process;
-- ``tsne`` of all 55,000 training images: under 150 s with 5-NN accuracy >= 0.97 (openTSNE's
-  defaults take about 160 s here), with scikit-learn's time on the same input beside it.
+- ``tsne`` of all 55,000 training images: under 150 s with 5-NN accuracy >= 0.97, with
+  scikit-learn's time on the same input beside it;
+- issue 12: that t-SNE at or under openTSNE's own default schedule on the same machine, measured
+  side by side (``--opentsne-defaults`` runs both and prints aecli / openTSNE defaults).
   scikit-learn's Barnes-Hut takes many minutes on 55,000 points, so ``--sklearn-n N`` times
   it (and openTSNE, for a like-for-like figure) on a stratified subsample of N and says so;
   ``--sklearn-n 0`` runs it on all 55,000.
@@ -177,9 +179,12 @@ def main() -> int:
                 train.images, train.labels, "opentsne", tuned=False
             )
             t = results["tsne_opentsne_defaults"]
+            ratio = results["tsne_opentsne"]["seconds"] / t["seconds"]
+            results["tsne_ratio_to_opentsne_defaults"] = ratio
             say(
                 f"t-SNE openTSNE defaults, all {t['n']:,}: {t['seconds']:.1f} s, 5-NN accuracy "
-                f"{t['knn_accuracy']:.4f}"
+                f"{t['knn_accuracy']:.4f}; aecli / openTSNE defaults, side by side: {ratio:.2f} "
+                f"(target <= 1)"
             )
 
         if not args.skip_sklearn:
@@ -212,6 +217,7 @@ def _finish(results: dict, as_json: bool) -> int:
     if "tsne_opentsne" in results:
         t = results["tsne_opentsne"]
         ok = ok and t["seconds"] < 150 and t["knn_accuracy"] >= 0.97
+    ok = ok and results.get("tsne_ratio_to_opentsne_defaults", 0.0) <= 1.0
     return 0 if ok else 1
 
 

@@ -184,15 +184,17 @@ def print_table(table: dict) -> None:
     """The human-readable form of ``summarise``'s table."""
     load = ", ".join(f"{x:.1f}" for x in table["load_average"])
     print(f"{table['cpus']} CPUs, load average {load} (at the end)")
-    print(f"{'contender':36} {'wall s/epoch':>13} {'CPU s/epoch':>12}  last loss")
+    width = max(len(label) for label in table["contenders"])
+    print(f"{'contender':{width}} {'wall s/epoch':>13} {'CPU s/epoch':>12}  last loss")
     for label, c in table["contenders"].items():
-        print(f"{label:36} {c['median_seconds']:13.3f} {c['median_cpu']:12.3f}  "
+        print(f"{label:{width}} {c['median_seconds']:13.3f} {c['median_cpu']:12.3f}  "
               f"{c['losses'][-1]:.4f}")  # fmt: skip
-    print(f"{'PyTorch / aecli':52} {'wall':>17} {'CPU':>17}")
-    print(f"{'':52} {'medians  per-round':>17} {'medians  per-round':>17}")
+    print("PyTorch / aecli, as the ratio of the medians and the median of the per-round ratios:")
     for label, r in table["ratios"].items():
-        s, c = r["seconds"], r["cpu"]
-        print(f"{label:52} {s['ratio_of_medians']:8.2f} {s['median_of_ratios']:8.2f} "
-              f"{c['ratio_of_medians']:8.2f} {c['median_of_ratios']:8.2f}")  # fmt: skip
+        both = [
+            f"{kind} {r[key]['ratio_of_medians']:.2f} (per round {r[key]['median_of_ratios']:.2f})"
+            for kind, key in (("wall", "seconds"), ("CPU", "cpu"))
+        ]
+        print(f"  {label}\n    {'   '.join(both)}")
     for label, diff in table["max_relative_loss_difference_to_aecli"].items():
         print(f"{label}: largest relative difference of an epoch's loss to aecli's {diff:.2e}")
