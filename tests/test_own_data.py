@@ -368,6 +368,27 @@ def test_keras_npz_of_other_shapes_is_refused_before_loading(tmp_path, monkeypat
         D.load_dataset(path, report=lambda _: None, progress=False)
 
 
+def test_keras_npz_whose_header_lies_is_refused_before_allocating(small, tmp_path, monkeypatch):
+    import zipfile
+
+    x_train, y_train, x_test, y_test = small
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    # the same bytes, but a header claiming 900,000 training images (3 padding spaces fewer)
+    blob = members["x_train.npy"]
+    end = blob.index(b"\n")
+    header = blob[:end].replace(b"(300, 28", b"(900000, 28", 1).replace(b"   ", b"", 1)
+    members["x_train.npy"] = header + blob[end:]
+    with zipfile.ZipFile(path, "w") as z:
+        for name, blob in members.items():
+            z.writestr(name, blob)
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("loaded anyway"))
+    with pytest.raises(DataError, match=r"'x_train' claims shape \(900000, 28, 28\)"):
+        D.load_dataset(path, report=lambda _: None, progress=False)
+
+
 def test_unrecognised_file_lists_the_formats_and_how_to_convert(tmp_path):
     path = tmp_path / "digits.npy"
     np.save(path, np.zeros((3, 28, 28), np.uint8))

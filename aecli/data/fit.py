@@ -88,7 +88,7 @@ def fit_glyph(ink: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))  # PIL sizes are (width, height)
-    glyph = Image.fromarray(np.clip(crop, 0, 255).astype(np.uint8)).resize(
+    glyph = Image.fromarray(np.clip(np.rint(crop), 0, 255).astype(np.uint8)).resize(
         size, Image.Resampling.LANCZOS
     )
     box = np.asarray(glyph, dtype=np.float64)

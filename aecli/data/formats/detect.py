@@ -92,7 +92,7 @@ def _folder_source(path: Path) -> Source:
         local.name for e in REGISTRY.values() for local in e.local if local.format == "folder"
     }
     kind = "folder" if path.name in notmnist_folders else "imagefolder"
-    return Source(path.name, "path", kind, path, (path,), where)
+    return Source(path.name or path.resolve().name, "path", kind, path, (path,), where)
 
 
 def _file_source(path: Path) -> Source:

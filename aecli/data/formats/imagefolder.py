@@ -120,20 +120,18 @@ def _open_checked(path: Path) -> Any:
             f"{size:,} bytes, more than the {MAX_IMAGE_FILE_BYTES:,} an image may have",
             "remove it or save it smaller",
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        im = Image.open(io.BytesIO(path.read_bytes()))
-        w, h = im.size
-        if w * h > MAX_SOURCE_PIXELS:
-            raise bad_file(
-                path,
-                f"image is {w:,}x{h:,} pixels, more than {MAX_SOURCE_PIXELS:,}",
-                "remove it or scale it down",
-            )
-        if im.format == "JPEG" and min(w, h) > 2 * _DRAFT_SIZE[0]:
-            im.draft(im.mode, _DRAFT_SIZE)
-        im.load()
-        return ImageOps.exif_transpose(im)
+    im = Image.open(io.BytesIO(path.read_bytes()))
+    w, h = im.size  # from the header: nothing is decoded yet
+    if w * h > MAX_SOURCE_PIXELS:
+        raise bad_file(
+            path,
+            f"image is {w:,}x{h:,} pixels, more than {MAX_SOURCE_PIXELS:,}",
+            "remove it or scale it down",
+        )
+    if im.format == "JPEG" and min(w, h) > 2 * _DRAFT_SIZE[0]:
+        im.draft(im.mode, _DRAFT_SIZE)
+    im.load()
+    return ImageOps.exif_transpose(im)
 
 
 class _Image(NamedTuple):
@@ -229,8 +227,14 @@ def read_image_folder(
             on_bytes(entry[2].stat().st_size)
         return out
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        decoded = list(pool.map(one, entries))
+    from PIL import Image
+
+    # Set once around the whole pool (warning filters are global, not per thread): an image
+    # past Pillow's own bomb limit is then an error naming the file, not a stray warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            decoded = list(pool.map(one, entries))
     light, _ = is_light(np.array([d.level for d in decoded]))
     images = _oriented(decoded, light, should_invert(light, invert))
     class_names = tuple(dict.fromkeys(c for c, _, _ in entries))

@@ -9,6 +9,7 @@ checked before any of it is loaded; nothing is ever unpickled.
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from pathlib import Path
@@ -43,9 +44,14 @@ def is_keras_npz(path: Path) -> bool:
 
 
 def _header(z: zipfile.ZipFile, key: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of one array, from its ``.npy`` header alone."""
+    """Shape and dtype of one array, from its ``.npy`` header alone.
+
+    The header must agree with the archive's own record of the member's size, so that a lying
+    shape cannot make numpy allocate more than the member holds.
+    """
+    info = z.getinfo(f"{key}.npy")
     try:
-        with z.open(f"{key}.npy") as f:
+        with z.open(info) as f:
             version = np.lib.format.read_magic(f)
             read = (
                 np.lib.format.read_array_header_1_0
@@ -53,8 +59,17 @@ def _header(z: zipfile.ZipFile, key: str, path: Path) -> tuple[tuple[int, ...], 
                 else np.lib.format.read_array_header_2_0
             )
             shape, _, dtype = read(f)
+            header = f.tell()
     except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
         raise bad_file(path, f"'{key}' is not a readable numpy array ({e})", _FIX) from None
+    declared = header + math.prod(shape) * dtype.itemsize
+    if not dtype.hasobject and declared != info.file_size:
+        raise bad_file(
+            path,
+            f"'{key}' claims shape {tuple(shape)} ({declared:,} bytes) but holds "
+            f"{info.file_size:,} bytes",
+            "the file is damaged; save it again",
+        )
     return tuple(shape), dtype
 
 
