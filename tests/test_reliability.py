@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from aecli import header as header_mod
 from aecli.cli.app import app
 
 runner = CliRunner()
@@ -338,6 +339,9 @@ def _header_edit(edit: Callable[[dict], None]) -> Callable[[bytes], bytes]:
         head, _, payload = raw.partition(b"\n")
         header = json.loads(head)
         edit(header)
+        # Re-seal: these cases model a file written that way, not a corrupted one.
+        header.pop(header_mod.DIGEST_KEY, None)
+        header[header_mod.DIGEST_KEY] = header_mod.digest(header)
         return json.dumps(header).encode() + b"\n" + payload
 
     return mutate
@@ -367,6 +371,12 @@ RUN_CASES: list[tuple[str, RunBuild, tuple[str, ...], int]] = [
     ("ckpt-random-bytes", _broken_ckpt(lambda b: os.urandom(4096)), ("checkpoint",), 1),
     ("ckpt-future-version", _broken_ckpt(_header_edit(_future)), ("upgrade",), 1),
     ("ckpt-other-architecture", _broken_ckpt(_header_edit(_other_arch)), ("architecture",), 1),
+    (
+        "ckpt-header-edited-unsealed",
+        _broken_ckpt(lambda b: b.replace(b'"epoch": 1', b'"epoch": 0', 1)),
+        ("damaged",),
+        1,
+    ),
     (
         "ckpt-flipped-byte",
         _broken_ckpt(lambda b: b[:-10] + bytes([b[-10] ^ 1]) + b[-9:]),
