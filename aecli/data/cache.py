@@ -104,6 +104,11 @@ def _write_decoded(cached: Path, dec: Decoded) -> None:
     )
 
 
+def _decoded_path(path: Path, key: str) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)
+    return cache_dir() / "decoded" / f"{stem}-{key[:20]}.npz"
+
+
 def decode_once(path: Path, key: str, decode: Callable[[], Decoded], report: Report) -> Decoded:
     """Decode ``path`` once; later loads read the decoded arrays from the cache.
 
@@ -118,8 +123,7 @@ def decode_once(path: Path, key: str, decode: Callable[[], Decoded], report: Rep
         The decoded set; ``from_cache`` says whether it came from the cache. A cache that cannot
         be written only costs time.
     """
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)
-    cached = cache_dir() / "decoded" / f"{stem}-{key[:20]}.npz"
+    cached = _decoded_path(path, key)
     if cached.is_file():
         try:
             return _read_decoded(cached)
@@ -129,18 +133,25 @@ def decode_once(path: Path, key: str, decode: Callable[[], Decoded], report: Rep
     started = time.perf_counter()
     report(f"decoding {path} (once; the decoded images are cached for later loads)")
     dec = decode()
+    store_decoded(path, key, dec, report, time.perf_counter() - started)
+    return dec
+
+
+def store_decoded(path: Path, key: str, dec: Decoded, report: Report, seconds: float) -> None:
+    """Cache a set decoded from ``path`` (identity ``key``), as :func:`decode_once` would.
+
+    Used directly when a download is decoded to check its content before it is trusted: the
+    set is cached only once it has passed.
+    """
+    cached = _decoded_path(path, key)
     try:
         _write_decoded(cached, dec)
-        report(
-            f"decoded {len(dec.images):,} images in {time.perf_counter() - started:.1f} s; "
-            f"cached as {cached}"
-        )
+        report(f"decoded {len(dec.images):,} images in {seconds:.1f} s; cached as {cached}")
     except OSError as e:
         report(
             f"could not cache the decoded images in {cached.parent} ({e.strerror or e}); "
             "the next load decodes again"
         )
-    return dec
 
 
 def record_sha256(target: Path, sha: str) -> None:

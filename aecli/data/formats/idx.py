@@ -200,7 +200,9 @@ def find_idx_files(folder: Path) -> tuple[Path, ...] | None:
         raw = name.removesuffix(".gz")
         dotted = raw.replace("-idx", ".idx")
         for candidate in (folder / n for n in (name, raw, f"{dotted}.gz", dotted)):
-            if candidate.is_file():
+            # Anything there but a folder counts: the reader then refuses a FIFO or a device
+            # by name, rather than calling it missing.
+            if candidate.exists() and not candidate.is_dir():
                 found[name] = candidate
                 break
     if not found:

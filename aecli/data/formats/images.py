@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+import aecli.data.formats.limits as limits
+import aecli.data.formats.tarbound as tarbound
 from aecli.data.bounded import bomb_errors, open_regular, pil_image, read_capped
 from aecli.data.cache import check_recorded_sha256, decode_once, sha256_file
-from aecli.data.formats import limits, tarbound
 from aecli.data.splits import flat_to_splits
 from aecli.data.types import (
     IMAGE_SHAPE,
@@ -35,6 +36,7 @@ from aecli.data.types import (
     bad_file,
     no_progress,
 )
+from aecli.data.verify import check_content, pinned_for
 from aecli.errors import DataError
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,8 +68,7 @@ def _decode_png(data: bytes, where: str) -> np.ndarray | None:
     if declared is not None and declared != IMAGE_SHAPE:
         raise bad_file(
             where,
-            f"image is {declared[0]:,}x{declared[1]:,} pixels (from its PNG header), expected "
-            "28x28",
+            f"image is {declared[0]:,}x{declared[1]:,} pixels, expected 28x28",
             "remove that file or resize it to 28x28",
         )
     Image = pil_image()
@@ -313,6 +314,11 @@ def _image_set_splits(src: Source, dec: Decoded, ctx: ReadContext) -> DatasetSpl
             f"{', '.join(src.class_names)}",
             "use the original notMNIST archive, or a folder with one folder per letter",
         )
+    # A registry copy (data directory, cache) is checked against what is pinned for it.
+    rf = pinned_for(src.path, src.pinned, (".tar.gz", ".tgz", ".tar"))
+    checked = check_content(dec, rf, src.path, src.name) if src.class_names else ""
+    if checked:
+        desc += f"; {checked}"
     return flat_to_splits(src, dec, desc)
 
 

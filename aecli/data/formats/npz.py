@@ -18,6 +18,7 @@ from aecli.data.formats.checks import image_stack
 from aecli.data.formats.limits import MAX_ARCHIVE_BYTES, MAX_CLASSES, MAX_IMAGES
 from aecli.data.splits import flat_to_splits
 from aecli.data.types import DatasetSplits, Decoded, ReadContext, Source, bad_file
+from aecli.data.verify import check_content, pinned_for
 
 _FIX = "save it with numpy.savez(path, images=<uint8 array (n, 28, 28)>, labels=<int array (n,)>)"
 
@@ -136,4 +137,8 @@ def read_source(src: Source, ctx: ReadContext) -> DatasetSplits:
     assert src.path is not None
     dec = read_npz(src.path, class_names=src.class_names)
     desc = f"{src.path}{ctx.where}: {len(dec.images):,} images"
+    # notMNIST_small.npz in a registry folder is the decoded archive: the same pins apply.
+    checked = check_content(dec, pinned_for(src.path, src.pinned, (".npz",)), src.path, src.name)
+    if checked:
+        desc += f"; {checked}"
     return flat_to_splits(src, dec, desc)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from aecli.data.formats import limits
+import aecli.data.formats.limits as limits
 from aecli.data.types import bad_file
 from aecli.errors import DataError
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+import aecli.data.formats.limits as limits
 from aecli.data.bounded import file_size, open_regular
-from aecli.data.formats import limits
 from aecli.data.types import bad_file
 from aecli.errors import DataError, SecurityError
 
@@ -237,9 +237,7 @@ def _walk_check(obj: Any, path: Path) -> None:
             todo.extend((c, depth + 1) for c in children)
         elif isinstance(item, np.ndarray):
             _no_objects(item.dtype, path)
-        elif item is None or isinstance(
-            item, (bool, int, float, complex, str, bytes, np.generic)
-        ):
+        elif item is None or isinstance(item, (bool, int, float, complex, str, bytes, np.generic)):
             pass
         else:
             kind = type(item).__name__
