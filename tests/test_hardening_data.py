@@ -583,3 +583,10 @@ def test_shared_notmnist_archive_matches_the_pinned_content(shared_data):
     assert r.exit_code == 0, r.output
     source = json.loads(r.stdout)["datasets"]["notmnist"]["source"]
     assert "notMNIST_small.tar.gz" in source and "content sha256 verified" in source
+
+
+@pytest.mark.parametrize("name", ["data.csv", "data.csv.gz", "data.npz", "a.tar.gz", "x.pickle"])
+def test_dataset_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path, name: str):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    show_fails(fifo, tmp_path, "not a regular file")
