@@ -47,6 +47,9 @@ def is_keras_npz(path: Path) -> bool:
 def _check_headers(z: zipfile.ZipFile, path: Path) -> None:
     """Dtypes, shapes and counts of the four arrays, before anything is loaded."""
     infos = zip_members(z, path, MAX_ARCHIVE_BYTES)
+    missing = [k for k in KERAS_KEYS if f"{k}.npy" not in infos]
+    if missing:
+        raise bad_file(path, f"missing array(s) {', '.join(missing)}", _FIX)
     heads = {k: npy_header(z, infos[f"{k}.npy"], path, _FIX) for k in KERAS_KEYS}
     total = 0
     for split in ("train", "test"):
