@@ -454,7 +454,11 @@ def test_named_notmnist_requires_folders_a_to_j(tmp_path):
         load("notmnist", tmp_path)
 
 
-def test_notmnist_lookup_order_in_a_data_dir(tiny_notmnist_tar, tmp_path):
+def test_notmnist_lookup_order_in_a_data_dir(tiny_notmnist_tar, tmp_path, monkeypatch):
+    # The tiny archive is not the real notMNIST_small: lift the registry's content pins.
+    rf = D.RemoteFile("notMNIST_small.tar.gz", None, None, ())
+    entry = dataclasses.replace(D.REGISTRY["notmnist"], downloads=(rf,))
+    monkeypatch.setitem(D.REGISTRY, "notmnist", entry)
     nm = tmp_path / "notmnist"
     nm.mkdir()
     shutil.copy(tiny_notmnist_tar, nm / "notMNIST_small.tar.gz")
@@ -822,7 +826,11 @@ def test_notmnist_download_checks_size_and_records_sha256(
 ):
     blob = tiny_notmnist_tar.read_bytes()
     rf = D.RemoteFile(
-        "notMNIST_small.tar.gz", len(blob), None, ("https://a.example/", "https://b.example/")
+        "notMNIST_small.tar.gz",
+        len(blob),
+        None,
+        ("https://a.example/", "https://b.example/"),
+        class_counts=(12,) * 10,  # the tiny archive's decodable images per letter
     )
     monkeypatch.setitem(
         D.REGISTRY, "notmnist", dataclasses.replace(D.REGISTRY["notmnist"], downloads=(rf,))

@@ -208,9 +208,10 @@ def download_cmd(
 ) -> None:
     """Fetch a dataset into the cache, or say which local files already satisfy it.
 
-    Downloads are verified (sha256 for MNIST, the published md5 for Fashion-MNIST and KMNIST,
-    size for notMNIST, whose sha256 is then recorded) before they are moved into the cache;
-    mirrors are tried in turn, HTTPS first.
+    Downloads are verified (sha256 for MNIST, the published md5 for Fashion-MNIST and KMNIST;
+    notMNIST, which publishes none, after decoding: notMNIST_small by the pinned sha256 of its
+    images and labels, notMNIST_large by its known count per letter, then its sha256 is
+    recorded) before they are moved into the cache; mirrors are tried in turn, HTTPS first.
     """
     from aecli import data as D
 

@@ -11,17 +11,21 @@ import hashlib
 import os
 import re
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from aecli.atomic import atomic_open, atomic_write_text
+from aecli.data.bounded import open_regular, read_capped, zip_members
 from aecli.data.types import IMAGE_SHAPE, Decoded, Report, bad_file
 
 ENV_CACHE_DIR = "AECLI_CACHE_DIR"
 
 _DECODED_FORMAT = 1  # bump when the decoded-cache layout changes
+_SIDECAR_BYTES = 4096  # a recorded checksum: 64 hex digits, two spaces and a file name
 
 
 def cache_dir() -> Path:
@@ -37,7 +41,7 @@ def cache_dir() -> Path:
 def sha256_file(path: Path, *, on_bytes: Callable[[int], None] | None = None) -> str:
     """The sha256 of a file, read in 1 MiB chunks; ``on_bytes(n)`` after each chunk."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
             if on_bytes:
@@ -56,7 +60,19 @@ def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def _read_decoded(cached: Path) -> Decoded:
-    with np.load(cached, allow_pickle=False) as z:
+    # Our own file, but still bounded: the sizes in its zip directory are checked first.
+    # (Imported here: importing the formats package at module level would import this one.)
+    from aecli.data.formats.limits import MAX_ARCHIVE_BYTES
+
+    with open_regular(cached) as f:
+        with zipfile.ZipFile(f) as zf:
+            zip_members(zf, cached, MAX_ARCHIVE_BYTES)
+        f.seek(0)
+        return _decoded_arrays(f)
+
+
+def _decoded_arrays(f: BinaryIO) -> Decoded:
+    with np.load(f, allow_pickle=False) as z:
         if int(z["format"]) != _DECODED_FORMAT:
             raise ValueError("old format")
         dec = Decoded(
@@ -88,6 +104,11 @@ def _write_decoded(cached: Path, dec: Decoded) -> None:
     )
 
 
+def _decoded_path(path: Path, key: str) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)
+    return cache_dir() / "decoded" / f"{stem}-{key[:20]}.npz"
+
+
 def decode_once(path: Path, key: str, decode: Callable[[], Decoded], report: Report) -> Decoded:
     """Decode ``path`` once; later loads read the decoded arrays from the cache.
 
@@ -102,8 +123,7 @@ def decode_once(path: Path, key: str, decode: Callable[[], Decoded], report: Rep
         The decoded set; ``from_cache`` says whether it came from the cache. A cache that cannot
         be written only costs time.
     """
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)
-    cached = cache_dir() / "decoded" / f"{stem}-{key[:20]}.npz"
+    cached = _decoded_path(path, key)
     if cached.is_file():
         try:
             return _read_decoded(cached)
@@ -113,18 +133,25 @@ def decode_once(path: Path, key: str, decode: Callable[[], Decoded], report: Rep
     started = time.perf_counter()
     report(f"decoding {path} (once; the decoded images are cached for later loads)")
     dec = decode()
+    store_decoded(path, key, dec, report, time.perf_counter() - started)
+    return dec
+
+
+def store_decoded(path: Path, key: str, dec: Decoded, report: Report, seconds: float) -> None:
+    """Cache a set decoded from ``path`` (identity ``key``), as :func:`decode_once` would.
+
+    Used directly when a download is decoded to check its content before it is trusted: the
+    set is cached only once it has passed.
+    """
+    cached = _decoded_path(path, key)
     try:
         _write_decoded(cached, dec)
-        report(
-            f"decoded {len(dec.images):,} images in {time.perf_counter() - started:.1f} s; "
-            f"cached as {cached}"
-        )
+        report(f"decoded {len(dec.images):,} images in {seconds:.1f} s; cached as {cached}")
     except OSError as e:
         report(
             f"could not cache the decoded images in {cached.parent} ({e.strerror or e}); "
             "the next load decodes again"
         )
-    return dec
 
 
 def record_sha256(target: Path, sha: str) -> None:
@@ -144,7 +171,8 @@ def check_recorded_sha256(path: Path, sha: str | None) -> None:
     sidecar = path.with_name(path.name + ".sha256")
     if sha is None or not sidecar.is_file():
         return
-    recorded = sidecar.read_text(encoding="utf-8", errors="replace").split()[:1]
+    text = read_capped(sidecar, _SIDECAR_BYTES, "a checksum file").decode("utf-8", "replace")
+    recorded = text.split()[:1]
     if recorded and recorded[0] != sha:
         raise bad_file(
             path,

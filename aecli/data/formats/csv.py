@@ -19,11 +19,13 @@ import gzip
 import re
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from aecli.data.bounded import open_regular
 from aecli.data.cache import decode_once, sha256_file
 from aecli.data.formats.keras import class_names_for
 from aecli.data.formats.limits import MAX_CLASSES, MAX_CSV_LINE_BYTES, MAX_IMAGES
@@ -62,10 +64,16 @@ def dataset_stem(path: Path) -> str:
     return (m["stem"] if m and m["stem"] else name) or name
 
 
-def _open(path: Path) -> BinaryIO:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+@contextmanager
+def _open(path: Path) -> Iterator[BinaryIO]:
+    """The CSV's bytes (gunzipped for ``.gz``), from a regular file only (a FIFO is refused
+    at once instead of waiting for a writer)."""
+    with open_regular(path) as raw:
+        if path.name.lower().endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw) as f:
+                yield f  # type: ignore[misc]
+        else:
+            yield raw
 
 
 def _lines(f: BinaryIO, path: Path, on_bytes: Callable[[int], None]) -> Iterator[tuple[int, bytes]]:

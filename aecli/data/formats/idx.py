@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import math
 import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
 
 from aecli.atomic import atomic_write_bytes
+from aecli.data.bounded import DEFLATE_MAX_RATIO, file_size, open_regular, read_exactly
 from aecli.data.formats.checks import check_labels
+from aecli.data.formats.limits import MAX_IMAGES
 from aecli.data.registry import DIGITS, MNIST_FILES, REGISTRY
 from aecli.data.splits import head_split, make_splits
 from aecli.data.types import IMAGE_SHAPE, DatasetSplits, ReadContext, Source, bad_file
@@ -29,40 +30,31 @@ from aecli.data.types import IMAGE_SHAPE, DatasetSplits, ReadContext, Source, ba
 if TYPE_CHECKING:
     from aecli.data.registry import RemoteFile
 
-# Guard against decompression bombs: the largest IDX payload we accept (4 GiB).
-_MAX_IDX_BYTES = 1 << 32
-
 # The four files of a set: training images and labels, then test images and labels.
 SET_NAMES = tuple(rf.name for rf in MNIST_FILES)
 
-
-def _gunzip(blob: bytes, path: Path, limit: int) -> bytes:
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(blob)) as f:
-            data = f.read(limit + 1)
-    except EOFError:
-        raise bad_file(
-            path,
-            "truncated gzip data (the file ends before the end of the compressed stream)",
-            "the download was probably cut short; delete the file and download it again",
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as e:
-        raise bad_file(
-            path,
-            f"corrupt gzip data ({e})",
-            "delete the file and download it again, or replace it with the original",
-        ) from None
-    if len(data) > limit:
-        raise bad_file(
-            path, f"decompresses to more than {limit:,} bytes", "this is not an IDX file"
-        )
-    return data
+# Headers promising up to this many bytes are read without checking what the compressed bytes
+# can hold (a truncated download is then reported as such).
+_SMALL = 64 << 20
+_REPLACE = "the file is truncated or its header is wrong; replace it with the original"
 
 
-def _content(blob: bytes, path: Path) -> bytes:
-    """The IDX bytes of a file: gunzipped when it is gzip data."""
-    if blob[:2] == b"\x1f\x8b":
-        return _gunzip(blob, path, _MAX_IDX_BYTES)
+class _Parsed(NamedTuple):
+    """One IDX file read: its array and the sha256 of its decompressed content."""
+
+    array: np.ndarray
+    content_sha256: str
+
+
+def _stream(f: BinaryIO, path: Path) -> tuple[BinaryIO, int | None]:
+    """The IDX byte stream of an open file (gunzipped when it is gzip data), and the most
+    bytes that stream can hold (None when not compressed: the file size is exact)."""
+    magic = f.read(2)
+    f.seek(0)
+    if magic == b"\x1f\x8b":
+        # Deflate cannot expand a byte into more than DEFLATE_MAX_RATIO: a header promising
+        # more than that is refused before anything is inflated.
+        return gzip.GzipFile(fileobj=f), file_size(f) * DEFLATE_MAX_RATIO  # type: ignore[return-value]
     if path.suffix == ".gz":
         raise bad_file(
             path,
@@ -70,48 +62,83 @@ def _content(blob: bytes, path: Path) -> bytes:
             "replace it with the original file, or drop the .gz suffix if it is a decompressed "
             "IDX file",
         )
-    return blob
+    return f, None
 
 
-def _parse_idx(blob: bytes, path: Path, ndim: int) -> tuple[np.ndarray, bytes]:
-    """Decode IDX bytes (gzip or not). Returns the array and the decompressed content."""
+def _read_header(stream: BinaryIO, path: Path, ndim: int) -> tuple[bytes, tuple[int, ...]]:
+    """The IDX header (magic, then ``ndim`` sizes), checked against the caps."""
     kind = {1: "labels", 3: "images"}.get(ndim, f"{ndim}-D")
-    content = _content(blob, path)
     want = 0x0800 | ndim
-    if len(content) < 4:
+    head = stream.read(4)
+    if len(head) < 4:
         raise bad_file(
             path,
-            f"only {len(content)} bytes, too short for an IDX header",
+            f"only {len(head)} bytes, too short for an IDX header",
             "replace it with the original file",
         )
-    magic = int.from_bytes(content[:4], "big")
+    magic = int.from_bytes(head, "big")
     if magic != want:
         raise bad_file(
             path,
             f"wrong IDX magic number 0x{magic:08X}, expected 0x{want:08X} (MNIST {kind})",
             f"this is not an MNIST {kind} file; replace it with the original",
         )
-    header = 4 + 4 * ndim
-    if len(content) < header:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise bad_file(path, "truncated IDX header", "replace it with the original file")
-    dims = struct.unpack(f">{ndim}I", content[4:header])
-    n_bytes = math.prod(dims)
-    have = len(content) - header
-    if have != n_bytes:
-        shape = " x ".join(f"{d:,}" for d in dims)
-        raise bad_file(
-            path,
-            f"the header says {shape} = {n_bytes:,} bytes of {kind} but the file holds {have:,}",
-            "the file is truncated or its header is wrong; replace it with the original",
-        )
+    dims = struct.unpack(f">{ndim}I", sizes)
     if ndim == 3 and tuple(dims[1:]) != IMAGE_SHAPE:
         raise bad_file(
             path,
-            f"images are {dims[1]}x{dims[2]} pixels, expected 28x28",
+            f"images are {dims[1]:,}x{dims[2]:,} pixels, expected 28x28",
             "use MNIST-format files of 28x28 images",
         )
-    array = np.frombuffer(content, np.uint8, offset=header).reshape(dims)
-    return array, content
+    if dims[0] > MAX_IMAGES:
+        raise bad_file(
+            path,
+            f"the header claims {dims[0]:,} {kind}, more than aecli reads ({MAX_IMAGES:,})",
+            _REPLACE,
+        )
+    return head + sizes, dims
+
+
+def _parse_idx(path: Path, ndim: int) -> _Parsed:
+    """Decode one IDX file (gzip or not) as a stream: the header first, then exactly the bytes
+    it promises, never more (see :func:`~aecli.data.bounded.read_exactly`)."""
+    kind = {1: "labels", 3: "images"}.get(ndim, f"{ndim}-D")
+    with open_regular(path) as f:
+        stream, most = _stream(f, path)
+        try:
+            header, dims = _read_header(stream, path, ndim)
+            n_bytes = math.prod(dims)
+            shape = " x ".join(f"{d:,}" for d in dims)
+            claim = f"the header says {shape} = {n_bytes:,} bytes of {kind}"
+            have = file_size(f) - len(header) if most is None else None
+            if have is not None and have != n_bytes:
+                raise bad_file(path, f"{claim} but the file holds {have:,}", _REPLACE)
+            if most is not None and n_bytes > max(most, _SMALL):
+                raise bad_file(
+                    path,
+                    f"{claim}, more than {file_size(f):,} compressed bytes can hold",
+                    _REPLACE,
+                )
+            digest = hashlib.sha256(header)
+            data = read_exactly(stream, n_bytes, path, claim, fix=_REPLACE, on_chunk=digest.update)
+        except EOFError:
+            raise bad_file(
+                path,
+                "truncated gzip data (the file ends before the end of the compressed stream)",
+                "the download was probably cut short; delete the file and download it again",
+            ) from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise bad_file(
+                path,
+                f"corrupt gzip data ({e})",
+                "delete the file and download it again, or replace it with the original",
+            ) from None
+    array = np.frombuffer(data, np.uint8).reshape(dims)
+    array.flags.writeable = False
+    return _Parsed(array, digest.hexdigest())
 
 
 def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
@@ -134,7 +161,7 @@ def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
     path = Path(path)
     if ndim is None:
         ndim = 1 if "idx1" in path.name else 3
-    return _parse_idx(path.read_bytes(), path, ndim)[0]
+    return _parse_idx(path, ndim).array
 
 
 def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = None) -> Path:
@@ -173,7 +200,9 @@ def find_idx_files(folder: Path) -> tuple[Path, ...] | None:
         raw = name.removesuffix(".gz")
         dotted = raw.replace("-idx", ".idx")
         for candidate in (folder / n for n in (name, raw, f"{dotted}.gz", dotted)):
-            if candidate.is_file():
+            # Anything there but a folder counts: the reader then refuses a FIFO or a device
+            # by name, rather than calling it missing.
+            if candidate.exists() and not candidate.is_dir():
                 found[name] = candidate
                 break
     if not found:
@@ -190,27 +219,37 @@ def find_idx_files(folder: Path) -> tuple[Path, ...] | None:
     return tuple(found[name] for name in SET_NAMES)
 
 
+def _file_digests(path: Path) -> tuple[str, str, bool]:
+    """The sha256 and md5 of a file as it is (read in chunks), and whether it is gzip data."""
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    with open_regular(path) as f:
+        first = f.read(2)
+        sha.update(first)
+        md5.update(first)
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+            md5.update(chunk)
+    return sha.hexdigest(), md5.hexdigest(), first == b"\x1f\x8b"
+
+
 def _verify(
-    paths: Sequence[Path],
-    blobs: Sequence[tuple[bytes, bytes]],
-    pinned: Sequence[RemoteFile],
-    dataset: str,
+    paths: Sequence[Path], content: Sequence[str], pinned: Sequence[RemoteFile], dataset: str
 ) -> None:
     """Each file must match its published checksum: the sha256 of its bytes or of its content,
     or, where only an md5 is published (of the ``.gz`` as served), the md5 of its bytes."""
-    by_name = dict(zip(SET_NAMES, zip(paths, blobs, strict=True), strict=True))
+    by_name = dict(zip(SET_NAMES, zip(paths, content, strict=True), strict=True))
     fix = (
         f"the file is damaged or not the original {dataset}; delete it and run "
         f"`aecli data download {dataset}`, or use it as is by passing its folder as the "
         "dataset path"
     )
     for rf in pinned:
-        path, (blob, content) = by_name[rf.name]
+        path, content_sha = by_name[rf.name]
+        file_sha, file_md5, gzipped = _file_digests(path)
         if rf.sha256 is None and rf.md5 is not None:
-            got = hashlib.md5(blob, usedforsecurity=False).hexdigest()
-            if got == rf.md5:
+            if file_md5 == rf.md5:
                 continue
-            if blob[:2] != b"\x1f\x8b":
+            if not gzipped:
                 raise bad_file(
                     path,
                     f"a decompressed copy cannot be checked: only the md5 of {rf.name} as served "
@@ -219,15 +258,14 @@ def _verify(
                     "dataset path to use the files as they are",
                 )
             raise bad_file(
-                path, f"checksum mismatch (md5 {got}, expected {rf.md5} for {rf.name})", fix
+                path, f"checksum mismatch (md5 {file_md5}, expected {rf.md5} for {rf.name})", fix
             )
-        if hashlib.sha256(blob).hexdigest() == rf.sha256:
+        if file_sha == rf.sha256:
             continue
-        got = hashlib.sha256(content).hexdigest()
-        if got != rf.content_sha256:
+        if content_sha != rf.content_sha256:
             raise bad_file(
                 path,
-                f"checksum mismatch (sha256 of the content {got[:16]}..., expected "
+                f"checksum mismatch (sha256 of the content {content_sha[:16]}..., expected "
                 f"{(rf.content_sha256 or '')[:16]}... for the canonical {rf.name})",
                 fix,
             )
@@ -251,15 +289,14 @@ def read_idx_set(
             checksum mismatch.
     """
     arrays: list[np.ndarray] = []
-    blobs: list[tuple[bytes, bytes]] = []
+    content: list[str] = []
     for name, path in zip(SET_NAMES, paths, strict=True):
-        blob = path.read_bytes()
         labels = "idx1" in name
-        array, content = _parse_idx(blob, path, 1 if labels else 3)
+        parsed = _parse_idx(path, 1 if labels else 3)
         if labels:
-            check_labels(array, path, len(DIGITS))
-        arrays.append(array)
-        blobs.append((blob, content))
+            check_labels(parsed.array, path, len(DIGITS))
+        arrays.append(parsed.array)
+        content.append(parsed.content_sha256)
     for images_at in (0, 2):
         images, labels = arrays[images_at], arrays[images_at + 1]
         if len(images) != len(labels):
@@ -269,7 +306,7 @@ def read_idx_set(
                 "use the matching pair of files",
             )
     if pinned:
-        _verify(paths, blobs, pinned, dataset)
+        _verify(paths, content, pinned, dataset)
     train_x, train_y, test_x, test_y = arrays
     return train_x, train_y, test_x, test_y
 

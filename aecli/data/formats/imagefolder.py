@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from aecli.data.bounded import bomb_errors, pil_image, read_capped
 from aecli.data.cache import decode_once
 from aecli.data.fit import FRAME, background_level, fit_glyph, ink_maps
 from aecli.data.formats.images import folder_fingerprint
@@ -111,16 +111,11 @@ def _grey(im: Any) -> np.ndarray:
 
 def _open_checked(path: Path) -> Any:
     """The decoded PIL image of ``path``, after checking its size and its pixel count."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    size = path.stat().st_size
-    if size > MAX_IMAGE_FILE_BYTES:
-        raise bad_file(
-            path,
-            f"{size:,} bytes, more than the {MAX_IMAGE_FILE_BYTES:,} an image may have",
-            "remove it or save it smaller",
-        )
-    im = Image.open(io.BytesIO(path.read_bytes()))
+    Image = pil_image()
+    data = read_capped(path, MAX_IMAGE_FILE_BYTES, "an image")
+    im = Image.open(io.BytesIO(data))
     w, h = im.size  # from the header: nothing is decoded yet
     if w * h > MAX_SOURCE_PIXELS:
         raise bad_file(
@@ -149,10 +144,17 @@ def decode_image(path: Path) -> _Image:
     Raises:
         DataError: too large a file or image, or not a readable image (naming the file).
     """
+    Image = pil_image()
     try:
         grey = _grey(_open_checked(path))
     except DataError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise bad_file(
+            path,
+            f"image is larger than {MAX_SOURCE_PIXELS:,} pixels (a decompression bomb?)",
+            "remove it or scale it down",
+        ) from None
     except Exception as e:  # corrupt files fail in many ways inside the decoders
         raise bad_file(
             path,
@@ -227,12 +229,9 @@ def read_image_folder(
             on_bytes(entry[2].stat().st_size)
         return out
 
-    from PIL import Image
-
     # Set once around the whole pool (warning filters are global, not per thread): an image
     # past Pillow's own bomb limit is then an error naming the file, not a stray warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with bomb_errors():
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             decoded = list(pool.map(one, entries))
     light, _ = is_light(np.array([d.level for d in decoded]))

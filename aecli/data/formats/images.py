@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+import aecli.data.formats.limits as limits
+import aecli.data.formats.tarbound as tarbound
+from aecli.data.bounded import bomb_errors, open_regular, pil_image, read_capped
 from aecli.data.cache import check_recorded_sha256, decode_once, sha256_file
 from aecli.data.splits import flat_to_splits
 from aecli.data.types import (
@@ -33,10 +36,10 @@ from aecli.data.types import (
     bad_file,
     no_progress,
 )
+from aecli.data.verify import check_content, pinned_for
 from aecli.errors import DataError
 
-# Guard against decompression bombs: the largest PNG member we accept.
-_MAX_PNG_BYTES = 1 << 20
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Archives from this size on show a bar while their checksum is computed (notMNIST_large: ~1 s).
 _HASH_BAR_BYTES = 50e6
 
@@ -44,23 +47,40 @@ _HASH_BAR_BYTES = 50e6
 Item = tuple[str, str, str, bytes]
 
 
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height that a PNG's IHDR chunk declares, or None when it is not PNG data."""
+    if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def _decode_png(data: bytes, where: str) -> np.ndarray | None:
     """Decode one 28x28 PNG to uint8; None for unreadable data (zero bytes, not an image).
 
     A readable image of the wrong size is an error, not a skip: it means the whole set is not
-    what it claims to be.
+    what it claims to be. The size is read from the IHDR chunk before Pillow sees the data, and
+    Pillow's own bomb checks (its pixel limit set by :func:`~aecli.data.bounded.pil_image`) are
+    errors too.
     """
     if not data:
         return None
-    from PIL import Image, UnidentifiedImageError
+    declared = _png_size(data)
+    if declared is not None and declared != IMAGE_SHAPE:
+        raise bad_file(
+            where,
+            f"image is {declared[0]:,}x{declared[1]:,} pixels, expected 28x28",
+            "remove that file or resize it to 28x28",
+        )
+    Image = pil_image()
+    from PIL import UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as im:
-            # Checked from the header, before decoding: also stops decompression bombs.
+            # Checked from the header, before decoding (for data that is not PNG, too).
             if im.size != IMAGE_SHAPE:
                 raise bad_file(
                     where,
-                    f"image is {im.size[0]}x{im.size[1]} pixels, expected 28x28",
+                    f"image is {im.size[0]:,}x{im.size[1]:,} pixels, expected 28x28",
                     "remove that file or resize it to 28x28",
                 )
             if im.mode != "L":
@@ -68,7 +88,7 @@ def _decode_png(data: bytes, where: str) -> np.ndarray | None:
             return np.asarray(im, dtype=np.uint8)
     except DataError:
         raise
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise bad_file(where, "image is far larger than 28x28", "remove that file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         return None
@@ -94,12 +114,19 @@ def _assemble(items: Iterable[Item], where: Path, *, what: str, ignored: Sequenc
     # notMNIST_large that is the difference between ~0.45 and ~0.9 GB while decoding.
     decoded: list[tuple[str, str, bytes]] = []
     skipped: list[str] = []
-    for cls, rel, label, data in items:
-        image = _decode_png(data, label)
-        if image is None:
+    with bomb_errors():
+        for cls, rel, label, data in items:
+            image = _decode_png(data, label)
+            if image is not None:
+                decoded.append((cls, rel, image.tobytes()))
+                continue
             skipped.append(rel)
-        else:
-            decoded.append((cls, rel, image.tobytes()))
+            if len(skipped) > limits.MAX_UNREADABLE:
+                raise bad_file(
+                    where,
+                    f"more than {limits.MAX_UNREADABLE:,} unreadable PNG files (e.g. {rel})",
+                    "replace it with a good copy",
+                )
     if not decoded:
         raise _empty_set_error(where, what, skipped, ignored)
     # Sorted by class, then by name: the same order whatever the archive or file system order.
@@ -129,29 +156,45 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
+def _ignore(ignored: list[str], name: str, where: Path) -> None:
+    """Note an entry that is not a PNG in a class folder; too many of them is an error."""
+    ignored.append(name[:200])
+    if len(ignored) > limits.MAX_TAR_IGNORED:
+        raise bad_file(
+            where,
+            f"more than {limits.MAX_TAR_IGNORED:,} entries that are not PNG files in class "
+            f"folders (e.g. {ignored[0]})",
+            "the set must hold one folder per class (A/, B/, ...) of 28x28 PNG files",
+        )
+
+
 def _tar_members(tar: tarfile.TarFile, path: Path, ignored: list[str]) -> Iterator[Item]:
-    """The PNG members of class folders, read into memory; every other member goes to ignored."""
-    for member in tar:
+    """The PNG members of class folders, read into memory; every other member goes to ignored.
+
+    :func:`~aecli.data.formats.tarbound.members` has checked each header against the caps.
+    """
+    for member in tarbound.members(tar, path):
         name = member.name
         parts = PurePosixPath(name).parts
         if not member.isfile():
             if not member.isdir():
-                ignored.append(name)  # symlink, hard link, device, FIFO
+                _ignore(ignored, name, path)  # symlink, hard link, device, FIFO
             continue
         if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
-            ignored.append(name)
+            _ignore(ignored, name, path)
             continue
         if not name.lower().endswith(".png") or len(parts) < 2:
-            ignored.append(name)
+            _ignore(ignored, name, path)
             continue
-        if member.size > _MAX_PNG_BYTES:
+        if member.size > limits.MAX_PNG_BYTES:
             raise bad_file(
                 f"{path}: {name}",
                 f"{member.size:,} bytes, far too large for a 28x28 PNG",
                 "remove that member from the archive",
             )
         f = tar.extractfile(member)
-        yield parts[-2], name, f"{path}: {name}", (f.read() if f is not None else b"")
+        data = f.read(limits.MAX_PNG_BYTES + 1) if f is not None else b""
+        yield parts[-2], name, f"{path}: {name}", data
 
 
 def read_image_archive(path: str | Path, *, progress: ProgressFn = no_progress) -> Decoded:
@@ -173,18 +216,20 @@ def read_image_archive(path: str | Path, *, progress: ProgressFn = no_progress) 
     ignored: list[str] = []
     try:
         with (
-            open(path, "rb") as raw,
+            open_regular(path) as raw,
             progress(f"decoding {path.name}", path.stat().st_size) as advance,
         ):
             stream = io.BufferedReader(_CountingReader(raw, advance), 1 << 16)
             # Stream mode ("r|*"): one pass, no seeking. Members are only ever read into memory
             # and decoded as they come, never extracted, so a hostile member name cannot write
             # anywhere.
-            with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            with tarfile.open(fileobj=stream, mode="r|*", tarinfo=tarbound.BoundedTarInfo) as tar:
                 members = _tar_members(tar, path, ignored)
                 return _assemble(members, path, what="archive", ignored=ignored)
     except DataError:
         raise
+    except tarbound.TarLimitError as e:
+        raise tarbound.as_data_error(e, path) from None
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
         if isinstance(e, OSError) and not isinstance(e, gzip.BadGzipFile) and e.filename:
             raise  # a real I/O error (permission, disk): the CLI reports it with the file name
@@ -202,17 +247,21 @@ def _folder_entries(folder: Path, ignored: list[str]) -> list[tuple[str, str, Pa
         if class_dir.name.startswith("."):
             continue
         if class_dir.is_symlink() or not class_dir.is_dir():
-            ignored.append(class_dir.name)
+            _ignore(ignored, class_dir.name, folder)
             continue
         with os.scandir(class_dir) as it:
             for entry in it:
                 rel = f"{class_dir.name}/{entry.name}"
                 if entry.is_symlink() or not entry.is_file() or entry.name.startswith("."):
-                    ignored.append(rel)
+                    _ignore(ignored, rel, folder)
                 elif entry.name.lower().endswith(".png"):
                     entries.append((class_dir.name, rel, Path(entry.path)))
+                    if len(entries) > limits.MAX_IMAGES:
+                        raise bad_file(
+                            folder, f"more than {limits.MAX_IMAGES:,} images", "use a subset"
+                        )
                 else:
-                    ignored.append(rel)
+                    _ignore(ignored, rel, folder)
     return entries
 
 
@@ -228,9 +277,7 @@ def read_image_folder(path: str | Path) -> Decoded:
 
     def items() -> Iterator[Item]:
         for cls, rel, p in entries:
-            if p.stat().st_size > _MAX_PNG_BYTES:
-                raise bad_file(p, "far too large for a 28x28 PNG", "remove that file")
-            yield cls, rel, str(folder / rel), p.read_bytes()
+            yield cls, rel, str(folder / rel), read_capped(p, limits.MAX_PNG_BYTES, "a 28x28 PNG")
 
     return _assemble(items(), folder, what="folder", ignored=ignored)
 
@@ -267,6 +314,11 @@ def _image_set_splits(src: Source, dec: Decoded, ctx: ReadContext) -> DatasetSpl
             f"{', '.join(src.class_names)}",
             "use the original notMNIST archive, or a folder with one folder per letter",
         )
+    # A registry copy (data directory, cache) is checked against what is pinned for it.
+    rf = pinned_for(src.path, src.pinned, (".tar.gz", ".tgz", ".tar"))
+    checked = check_content(dec, rf, src.path, src.name) if src.class_names else ""
+    if checked:
+        desc += f"; {checked}"
     return flat_to_splits(src, dec, desc)
 
 

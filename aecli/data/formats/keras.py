@@ -9,18 +9,19 @@ checked before any of it is loaded; nothing is ever unpickled.
 
 from __future__ import annotations
 
-import math
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from aecli.data.bounded import npy_header, open_regular, zip_members
 from aecli.data.formats.checks import check_labels, image_stack
-from aecli.data.formats.limits import MAX_CLASSES, MAX_IMAGES
+from aecli.data.formats.limits import MAX_ARCHIVE_BYTES, MAX_CLASSES, MAX_IMAGES
 from aecli.data.registry import DIGITS
 from aecli.data.splits import head_split, make_splits
 from aecli.data.types import DatasetSplits, ReadContext, Source, bad_file
+from aecli.errors import DataError
 
 KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _FIX = (
@@ -32,9 +33,9 @@ _FIX = (
 def npz_members(path: Path) -> set[str]:
     """The array names of an ``.npz`` (its ``.npy`` members); empty when it is not a zip."""
     try:
-        with zipfile.ZipFile(path) as z:
+        with open_regular(path) as f, zipfile.ZipFile(f) as z:
             return {n.removesuffix(".npy") for n in z.namelist() if n.endswith(".npy")}
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, DataError):
         return set()
 
 
@@ -43,39 +44,13 @@ def is_keras_npz(path: Path) -> bool:
     return set(KERAS_KEYS) <= npz_members(path)
 
 
-def _header(z: zipfile.ZipFile, key: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of one array, from its ``.npy`` header alone.
-
-    The header must agree with the archive's own record of the member's size, so that a lying
-    shape cannot make numpy allocate more than the member holds.
-    """
-    info = z.getinfo(f"{key}.npy")
-    try:
-        with z.open(info) as f:
-            version = np.lib.format.read_magic(f)
-            read = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read(f)
-            header = f.tell()
-    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-        raise bad_file(path, f"'{key}' is not a readable numpy array ({e})", _FIX) from None
-    declared = header + math.prod(shape) * dtype.itemsize
-    if not dtype.hasobject and declared != info.file_size:
-        raise bad_file(
-            path,
-            f"'{key}' claims shape {tuple(shape)} ({declared:,} bytes) but holds "
-            f"{info.file_size:,} bytes",
-            "the file is damaged; save it again",
-        )
-    return tuple(shape), dtype
-
-
 def _check_headers(z: zipfile.ZipFile, path: Path) -> None:
     """Dtypes, shapes and counts of the four arrays, before anything is loaded."""
-    heads = {k: _header(z, k, path) for k in KERAS_KEYS}
+    infos = zip_members(z, path, MAX_ARCHIVE_BYTES)
+    missing = [k for k in KERAS_KEYS if f"{k}.npy" not in infos]
+    if missing:
+        raise bad_file(path, f"missing array(s) {', '.join(missing)}", _FIX)
+    heads = {k: npy_header(z, infos[f"{k}.npy"], path, _FIX) for k in KERAS_KEYS}
     total = 0
     for split in ("train", "test"):
         (xs, xd), (ys, yd) = heads[f"x_{split}"], heads[f"y_{split}"]
@@ -126,10 +101,12 @@ def read_keras_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """
     path = Path(path)
     try:
-        with zipfile.ZipFile(path) as z:
-            _check_headers(z, path)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = [npz[k] for k in KERAS_KEYS]
+        with open_regular(path) as f:
+            with zipfile.ZipFile(f) as z:
+                _check_headers(z, path)
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                arrays = [npz[k] for k in KERAS_KEYS]
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
         raise bad_file(path, f"corrupt or truncated ({e})", "replace it with a good copy") from None
     x_train, y_train, x_test, y_test = arrays

@@ -8,12 +8,16 @@ walked once more to make sure only arrays and plain values remain.
 
 from __future__ import annotations
 
+import math
 import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import aecli.data.formats.limits as limits
+from aecli.data.bounded import file_size, open_regular
 from aecli.data.types import bad_file
 from aecli.errors import DataError, SecurityError
 
@@ -86,18 +90,70 @@ def _allowed_globals(path: Path) -> dict[tuple[str, str], Any]:
     return allowed
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class _Refused(pickle.UnpicklingError):
+    """A pickle passed one of the work or size caps (the message says which)."""
+
+
+class _BoundedFile:
+    """The pickle file as the unpickler reads it: no read may claim more than the file holds.
+
+    A length field of ``BINBYTES8`` or a frame can claim 2**63 bytes; Python's file ``read(n)``
+    allocates ``n`` bytes before it reads, so the claim is checked against what is left first.
+    """
+
+    def __init__(self, f: Any, size: int) -> None:
+        self._f = f
+        self._size = size
+
+    def _left(self) -> int:
+        return self._size - self._f.tell()
+
+    def read(self, n: int) -> bytes:
+        if n > self._left():
+            # Truncated, or a lying length: either way nothing is allocated for it.
+            raise EOFError(f"it claims {n:,} bytes where only {self._left():,} are left")
+        return self._f.read(n)
+
+    def readline(self) -> bytes:
+        line = self._f.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise _Refused(f"a text opcode's line is longer than {_MAX_LINE:,} bytes")
+        return line
+
+
+_MAX_LINE = 1 << 20  # a protocol-0 opcode's argument line (a number, a name)
+
+
+def _counted(load: Any) -> Any:
+    """An opcode handler that first counts one object made against the cap."""
+
+    def run(self: _RestrictedUnpickler) -> None:
+        self._count()
+        load(self)
+
+    return run
+
+
+class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
     """An unpickler that can only rebuild numpy arrays, dtypes, dicts, lists and plain values.
 
     ``find_class`` is the single door through which a pickle reaches code (GLOBAL, STACK_GLOBAL,
     INST, OBJ and the extension registry all go through it), so anything not on the allow-list is
-    refused before it is imported, let alone called.
+    refused before it is imported, let alone called. It is Python's own unpickler (not the C
+    one) so that the opcodes that allocate can be checked first: every array's bytes count
+    against :data:`~aecli.data.formats.limits.MAX_PICKLE_ARRAY_BYTES` before ``BUILD`` fills
+    it, objects made count against :data:`~aecli.data.formats.limits.MAX_PICKLE_OPS`, and a
+    ``BYTEARRAY8`` may not claim more than the file holds.
     """
 
-    def __init__(self, file: Any, path: Path) -> None:
+    dispatch = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+
+    def __init__(self, file: _BoundedFile, path: Path) -> None:
         super().__init__(file)
         self._path = path
         self._allowed = _allowed_globals(path)
+        self._array_bytes = 0
+        self._made = 0
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102
         try:
@@ -112,43 +168,105 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:  # noqa: D102
         raise SecurityError(f"{self._path}: refusing to load: the pickle uses persistent ids")
 
+    def _count(self) -> None:
+        self._made += 1
+        if self._made > limits.MAX_PICKLE_OPS:
+            raise _Refused(f"it makes more than {limits.MAX_PICKLE_OPS:,} objects")
 
-def _walk_check(obj: Any, path: Path, depth: int = 0) -> None:
-    """After loading: only dicts/lists/tuples of arrays and plain scalars may remain."""
-    if depth > 20:
-        raise SecurityError(f"{path}: refusing to load: nesting too deep")
-    if isinstance(obj, np.ndarray):
-        _no_objects(obj.dtype, path)
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            _walk_check(k, path, depth + 1)
-            _walk_check(v, path, depth + 1)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            _walk_check(v, path, depth + 1)
-    elif obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, np.generic)):
-        pass
-    else:
-        raise SecurityError(f"{path}: refusing to load: unexpected {type(obj).__name__} object")
+    def _load_build(self) -> None:
+        self._count()
+        state, inst = self.stack[-1], self.stack[-2]
+        if isinstance(inst, np.ndarray):
+            self._charge_array(state)
+        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+
+    def _charge_array(self, state: Any) -> None:
+        """Count an array's bytes against the cap before ndarray.__setstate__ allocates them."""
+        if not (isinstance(state, tuple) and len(state) == 5):
+            raise _Refused("an array's state is not numpy's (version, shape, dtype, order, data)")
+        _, shape, dtype, _, _ = state
+        if not isinstance(dtype, np.dtype) or not isinstance(shape, tuple):
+            raise _Refused("an array's state has no dtype or shape")
+        if not all(isinstance(d, int) and 0 <= d for d in shape):
+            raise _Refused(f"an array has the shape {shape!r}")
+        self._array_bytes += math.prod(shape) * dtype.itemsize
+        if self._array_bytes > limits.MAX_PICKLE_ARRAY_BYTES:
+            raise _Refused(
+                f"its arrays would hold more than {limits.MAX_PICKLE_ARRAY_BYTES:,} bytes"
+            )
+
+    def _load_bytearray8(self) -> None:
+        (n,) = struct.unpack("<Q", self.read(8))
+        data = self.read(n)  # bounded by what the file holds, before anything is allocated
+        self.append(bytearray(data))
+
+    dispatch[pickle.BUILD[0]] = _load_build
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
+    # Every other opcode that calls something or makes an object is counted, then run as is.
+    for _op in (pickle.REDUCE, pickle.NEWOBJ, pickle.NEWOBJ_EX, pickle.OBJ, pickle.INST):
+        dispatch[_op[0]] = _counted(dispatch[_op[0]])
+    del _op
+
+
+def _walk_check(obj: Any, path: Path) -> None:
+    """After loading: only dicts/lists/tuples of arrays and plain scalars may remain.
+
+    Each object is visited once however often it is shared (a 12 KB pickle can describe 10**18
+    paths through shared lists), nesting is at most 20 deep and the visits are counted.
+    """
+    seen: set[int] = set()
+    todo: list[tuple[Any, int]] = [(obj, 0)]
+    visits = 0
+    while todo:
+        item, depth = todo.pop()
+        visits += 1
+        if visits > limits.MAX_PICKLE_OPS:
+            raise SecurityError(
+                f"{path}: refusing to load: more than {limits.MAX_PICKLE_OPS:,} objects: save "
+                "plain numeric arrays, or convert the file to .npz"
+            )
+        if depth > 20:
+            raise SecurityError(f"{path}: refusing to load: nesting too deep")
+        if isinstance(item, (dict, list, tuple)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            children = (
+                [x for kv in item.items() for x in kv] if isinstance(item, dict) else list(item)
+            )
+            todo.extend((c, depth + 1) for c in children)
+        elif isinstance(item, np.ndarray):
+            _no_objects(item.dtype, path)
+        elif item is None or isinstance(item, (bool, int, float, complex, str, bytes, np.generic)):
+            pass
+        else:
+            kind = type(item).__name__
+            raise SecurityError(f"{path}: refusing to load: unexpected {kind} object")
 
 
 def restricted_load(path: str | Path) -> Any:
     """Unpickle ``path`` allowing only numpy arrays/dtypes, dicts, lists and plain scalars.
 
     Raises:
-        SecurityError: the pickle names any other callable or class (nothing is imported or run).
-        DataError: not a pickle, or truncated.
+        SecurityError: the pickle names any other callable or class (nothing is imported or run),
+            or its object graph is too large or too deep.
+        DataError: not a pickle, truncated, or over a cap on its arrays' bytes or its work.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            obj = _RestrictedUnpickler(f, path).load()
+        with open_regular(path) as f:
+            bounded = _BoundedFile(f, file_size(f))
+            obj = _RestrictedUnpickler(bounded, path).load()
     except DataError:
         raise
+    except _Refused as e:
+        raise bad_file(
+            path, f"refusing to load: {e}", "rebuild it from plain numpy arrays, or use .npz"
+        ) from None
     except (Exception, MemoryError, RecursionError) as e:  # malformed opcodes fail in many ways
         raise bad_file(
             path,
-            f"not a readable pickle, or truncated ({type(e).__name__}: {e})",
+            f"not a readable pickle, or truncated ({type(e).__name__}: {str(e)[:200]})",
             "rebuild it, or convert it to .npz",
         ) from None
     _walk_check(obj, path)
