@@ -60,7 +60,56 @@ ScatterOut = Annotated[Path | None, _out("scatter")]
 TsneOut = Annotated[Path | None, _out("t-SNE scatter")]
 SheetOut = Annotated[Path | None, _out("decoded sheet")]
 
-# ---- every command that reads a dataset of its own: train, data show -----------------------------
+# ---- the commands that train: train, experiment ------------------------------------------------
+
+TrainDataset = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        help="mnist, fashion-mnist, kmnist, notmnist, letters, or a path to a dataset file or "
+        "folder (IDX files, a torchvision root, .npz, .csv, a folder of images by class). "
+        "Default: the config's data.dataset.",
+        show_default=False,
+    ),
+]
+TrainDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder holding mnist/, fashion-mnist/, kmnist/ and notmnist/ (as ../shared/data), "
+        "looked at before the cache. Default: $AECLI_DATA_DIR.",
+        show_default=False,
+    ),
+]
+TrainOffline = Annotated[
+    bool,
+    typer.Option(
+        "--offline", help="Never download: local files, else the embedded default (MNIST sample)."
+    ),
+]
+TrainRunDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="Run directory (default `runs/<name>`, or `runs/<name>-2`... if that holds a run).",
+        show_default=False,
+    ),
+]
+ExperimentRunDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="Run directory, figures and report.md (default `runs/<name>`, reused or resumed "
+        "when it holds this run; else `runs/<name>-2`..., as train does).",
+        show_default=False,
+    ),
+]
+RunName = Annotated[
+    str | None,
+    typer.Option("--name", help="Run name, for `runs/<name>` (default: the config's name)."),
+]
+
+# ---- every command that reads a dataset of its own: train, experiment, data show ----------------
 
 
 class InvertMode(str, Enum):

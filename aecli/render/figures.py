@@ -104,6 +104,7 @@ def loss_curve(
     l2_weight: float = 0.1,
     reference: dict[int, float] | None = None,
     reference_label: str = "original (TensorFlow)",
+    reference_note: str | None = None,
 ):
     """Figure of training and validation loss per image against epoch.
 
@@ -111,8 +112,12 @@ def loss_curve(
         metrics: the run's metrics lines (``epoch``, ``train_loss``, ``val_loss``).
         title: figure title (say the dataset).
         l2_weight: the code penalty's weight, for the axis label.
-        reference: optional ``{epoch: loss}`` points to mark (the original's printed figures).
-        reference_label: legend entry of those points.
+        reference: optional ``{epoch: loss}`` points to mark (the original's printed figures):
+            each inside the run's epochs gets a marker and its value written beside it; the
+            others are named in the legend.
+        reference_label: what those points are, for the legend and the annotations.
+        reference_note: said after the label in the legend, e.g. that the original trained on
+            more images than this run.
     """
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
@@ -127,21 +132,45 @@ def loss_curve(
         )
         ax.scatter([best_epoch], [best], color="C1", zorder=3, s=18)
     if reference:
-        ax.scatter(
-            list(reference),
-            list(reference.values()),
-            marker="x",
-            color="k",
-            zorder=4,
-            label=f"{reference_label}: "
-            + ", ".join(f"{v:g} at {k}" for k, v in sorted(reference.items())),
-        )
+        _mark_reference(ax, reference, max(epochs, default=0), reference_label, reference_note)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"loss per image (squared error + {l2_weight:g} |code|²)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def _mark_reference(
+    ax, reference: dict[int, float], last: int, label: str, note: str | None
+) -> None:
+    """The original's figures on the loss axes: a marker and its value at each epoch it printed.
+
+    Points beyond the run's last epoch are not drawn (they would squeeze the curve into a
+    corner); the legend entry names them instead.
+    """
+    inside = {e: v for e, v in sorted(reference.items()) if e <= max(last, 1)}
+    beyond = {e: v for e, v in sorted(reference.items()) if e not in inside}
+    words = ", ".join(f"{v:g} at epoch {e}" for e, v in inside.items())
+    if beyond:
+        words += ("; " if words else "") + ", ".join(
+            f"{v:g} at epoch {e} (after this run's {last})" for e, v in beyond.items()
+        )
+    entry = f"{label}: {words}" + (f"\n{note}" if note else "")
+    ax.scatter(list(inside), list(inside.values()), marker="x", color="k", s=40, zorder=4,
+               label=entry)  # fmt: skip
+    for e, v in inside.items():
+        # Text to the right of a point near the left edge, to the left of one near the right.
+        right = e <= 0.6 * max(last, 1)
+        ax.annotate(
+            f"original {v:g}\n(epoch {e})",
+            xy=(e, v),
+            xytext=(10 if right else -10, 12),
+            textcoords="offset points",
+            ha="left" if right else "right",
+            fontsize=7,
+            arrowprops={"arrowstyle": "-", "color": "0.3", "linewidth": 0.6},
+        )
 
 
 # --------------------------------------------------------------------------------------------
