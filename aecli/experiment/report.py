@@ -49,7 +49,7 @@ def _loss_rows(r: ExperimentResult, orig: Any) -> list[str]:
     out = []
     for epoch in sorted({1, *published, last}):
         mine = loss_at(rows, epoch)
-        here = _f(mine) if mine is not None or epoch <= last else f"– (this run has {last})"
+        here = _f(mine) if mine is not None or epoch <= last else f"– (this run: {last} epochs)"
         tag = " (last)" if epoch == last else ""
         out.append(f"| training loss, epoch {epoch}{tag} | {here} | {_f(published.get(epoch))} |")
     return out
