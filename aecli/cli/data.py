@@ -242,6 +242,19 @@ def download_cmd(
     )
 
 
+ShowOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Figure to write (.png, .svg or .pdf), or a folder for the default name. "
+        "Default: `<dataset>-samples.png` in the current folder "
+        "(`<dataset>-<split>-samples.png` for another split than train).",
+        show_default=False,
+    ),
+]
+
+
 @data_app.command(
     "show",
     epilog=examples(
@@ -259,17 +272,7 @@ def show_cmd(
             "images by class).",
         ),
     ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Figure to write (.png, .svg or .pdf), or a folder for the default name. "
-            "Default: `<dataset>-samples.png` in the current folder "
-            "(`<dataset>-<split>-samples.png` for another split than train).",
-            show_default=False,
-        ),
-    ] = None,
+    out: ShowOut = None,
     split: Annotated[str, typer.Option("--split", help="train, validation or test.")] = "train",
     n: Annotated[int, typer.Option("--n", min=1, max=400, help="Number of images (1-400).")] = 100,
     seed: Annotated[

@@ -44,38 +44,37 @@ def _config(config_path: Path, **given: tuple[str, str, Any]) -> Any:
     return config
 
 
+ConfigPath = Annotated[
+    Path,
+    typer.Argument(metavar="CONFIG.toml", help="A config file (see configs/).", show_default=False),
+]
+Epochs = Annotated[int | None, typer.Option("--epochs", min=1, help="Override train.epochs.")]
+SkipTsne = Annotated[
+    bool,
+    typer.Option(
+        "--skip-tsne",
+        help="Skip t-SNE and the comparison (report.md keeps an earlier run's, if any).",
+    ),
+]
+TsneN = Annotated[
+    int | None,
+    typer.Option("--tsne-n", min=10, help="t-SNE on a stratified subsample of N training images."),
+]
+Seed = seed_for("every step's random sample and t-SNE (training uses the config's train.seed)")
+
+
 def experiment(
-    config_path: Annotated[
-        Path,
-        typer.Argument(
-            metavar="CONFIG.toml", help="A config file (see configs/).", show_default=False
-        ),
-    ],
+    config_path: ConfigPath,
     run_dir: ExperimentRunDir = None,
     name: RunName = None,
-    epochs: Annotated[
-        int | None, typer.Option("--epochs", min=1, help="Override train.epochs.")
-    ] = None,
+    epochs: Epochs = None,
     dataset: TrainDataset = None,
     data_dir: TrainDataDir = None,
     offline: TrainOffline = False,
     invert: Invert = None,
-    skip_tsne: Annotated[
-        bool,
-        typer.Option(
-            "--skip-tsne",
-            help="Skip t-SNE and the comparison (report.md keeps an earlier run's, if any).",
-        ),
-    ] = False,
-    tsne_n: Annotated[
-        int | None,
-        typer.Option(
-            "--tsne-n", min=10, help="t-SNE on a stratified subsample of N training images."
-        ),
-    ] = None,
-    seed: seed_for(
-        "every step's random sample and t-SNE (training uses the config's train.seed)"
-    ) = 0,
+    skip_tsne: SkipTsne = False,
+    tsne_n: TsneN = None,
+    seed: Seed = 0,
     as_json: Json = False,
 ) -> None:
     """The whole original experiment: train (or reuse a finished run), then the sample sheet,

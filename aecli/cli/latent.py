@@ -280,27 +280,33 @@ def _check_tsne_options(engine: str, n: int | None, threads: int) -> None:
         )
 
 
+GridRange = Annotated[
+    tuple[float, float] | None,
+    typer.Option(
+        "--range", metavar="LOW HIGH", help="Code range on both axes (default: the run's)."
+    ),
+]
+GridStep = Annotated[
+    float | None, typer.Option("--step", help="Spacing of the codes (default: the run's).")
+]
+GridSize = Annotated[
+    int | None, typer.Option("--size", help="K x K codes over the range, instead of --step.")
+]
+Between = Annotated[
+    tuple[int, int] | None,
+    typer.Option(
+        "--between", metavar="I J", help="Decode the line between images I and J instead."
+    ),
+]
+
+
 def generate(
     run: Run = None,
     checkpoint: Checkpoint = None,
-    range_: Annotated[
-        tuple[float, float] | None,
-        typer.Option(
-            "--range", metavar="LOW HIGH", help="Code range on both axes (default: the run's)."
-        ),
-    ] = None,
-    step: Annotated[
-        float | None, typer.Option("--step", help="Spacing of the codes (default: the run's).")
-    ] = None,
-    size: Annotated[
-        int | None, typer.Option("--size", help="K x K codes over the range, instead of --step.")
-    ] = None,
-    between: Annotated[
-        tuple[int, int] | None,
-        typer.Option(
-            "--between", metavar="I J", help="Decode the line between images I and J instead."
-        ),
-    ] = None,
+    range_: GridRange = None,
+    step: GridStep = None,
+    size: GridSize = None,
+    between: Between = None,
     steps: Annotated[
         int, typer.Option("--steps", help="Codes on the --between line (ends included).")
     ] = 10,

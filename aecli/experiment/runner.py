@@ -295,10 +295,8 @@ def run_experiment(
 ) -> ExperimentResult:
     """Train or reuse ``run_dir``, run every step, write ``report.md``; return what was made.
 
-    Args:
-        claim: ``run_dir`` is the default ``runs/<name>``: when it holds another run (other
-            data, another configuration) the next free ``runs/<name>-2``... is used instead
-            (``claim_run_dir``). Without it, such a ``run_dir`` is an error.
+    With ``claim``, ``run_dir`` is the default ``runs/<name>``: when it holds another run
+    (other data or configuration) the next free ``runs/<name>-2``... is used (``claim_run_dir``).
 
     Raises:
         AecliError: data, training or a step failed (with the step's message).
@@ -319,12 +317,7 @@ def run_experiment(
         trained, run_dir = _train_step(config, run_dir, splits, claim, detail, notice)
     ck = load_checkpoint(run_dir)
     made = _figures(steps, ck, splits, run_dir, seed=seed, skip_tsne=skip_tsne, tsne_n=tsne_n)
-    n_train = len(splits["train"].images)
-    earlier = None
-    if skip_tsne:
-        earlier = load_tsne_record(run_dir, splits.name, n_train, ck.epoch, notice)
-    else:
-        save_tsne_record(run_dir, made["tsne"], n_train)
+    earlier = _tsne_record(run_dir, splits, ck.epoch, made["tsne"], notice)
     made["compare"] = None
     if "compare" in names:
         with steps.run("compare", "comparison with the plain run") as detail:
@@ -349,6 +342,17 @@ def run_experiment(
     report.write_loss_curve(result)
     report.write_report(result)
     return result
+
+
+def _tsne_record(
+    run_dir: Path, splits: Any, epoch: int, ts: TsneMapResult | None, notice: Notice
+) -> EarlierTsne | None:
+    """Record the t-SNE step that ran (``tsne.json``), or read the earlier one when it did not."""
+    n_train = len(splits["train"].images)
+    if ts is not None:
+        save_tsne_record(run_dir, ts, n_train)
+        return None
+    return load_tsne_record(run_dir, splits.name, n_train, epoch, notice)
 
 
 def _train_step(
