@@ -123,7 +123,7 @@ def loss_curve(
         _mark_reference(ax, reference, max(epochs, default=0), reference_label, reference_note)
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole epochs
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"loss per image (squared error + {l2_weight:g} |code|²)")
     ax.set_title(title)
@@ -150,16 +150,20 @@ def _mark_reference(
     entry = f"{label}: {words}" + (f"\n{note}" if note else "")
     ax.scatter(list(inside), list(inside.values()), marker="x", color="k", s=40, zorder=4,
                label=entry)  # fmt: skip
+    lo, hi = ax.get_ylim()
     for e, v in inside.items():
-        # Text to the right of a point near the left edge, to the left of one near the right.
+        # Beside the point, towards the middle of the axes (never into the title), on a light
+        # box so the text reads where it crosses a curve.
         right = e <= 0.6 * max(last, 1)
+        up = v < lo + 0.7 * (hi - lo)
         ax.annotate(
             f"original {v:g}\n(epoch {e})",
             xy=(e, v),
-            xytext=(10 if right else -10, 12),
+            xytext=(12 if right else -12, 12 if up else -30),
             textcoords="offset points",
             ha="left" if right else "right",
             fontsize=7,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.7", "alpha": 0.85},
             arrowprops={"arrowstyle": "-", "color": "0.3", "linewidth": 0.6},
         )
 

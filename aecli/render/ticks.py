@@ -16,6 +16,7 @@ def nice_ticks(low: float, high: float, max_ticks: int = 11) -> list[float]:
     The spacing is the smallest of 1, 2 or 5 times a power of ten that gives no more than
     ``max_ticks`` ticks (matplotlib's ``MaxNLocator(steps=[1, 2, 5, 10])``, without its
     widening of the range): -2..2 gives -2, -1.5, ..., 2; -1..0.8 gives -1, -0.8, ..., 0.8.
+    When that spacing leaves a single tick, the next smaller one is used, so an axis has two.
     Every value is rounded to the spacing's decimals, so none prints as ``0.30000000000000004``.
 
     Args:
@@ -31,11 +32,18 @@ def nice_ticks(low: float, high: float, max_ticks: int = 11) -> list[float]:
     if hi - lo <= 1e-12 * max(1.0, abs(lo)):
         return [_round(lo, 10)]
     raw = (hi - lo) / max(1, max_ticks - 1)
-    base = 10.0 ** math.floor(math.log10(raw))
-    step = next(s * base for s in NICE_STEPS if s * base >= raw * (1 - 1e-9))
+    e = math.floor(math.log10(raw))
+    steps = [s * 10.0**k for k in (e - 1, e, e + 1) for s in NICE_STEPS[:-1]]
+
+    def count(step: float) -> int:
+        return math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1
+
+    fits = [st for st in steps if count(st) <= max_ticks]
+    step = fits[0]
+    if count(step) < 2:  # a range just past a round step: two ticks beat one
+        step = max(st for st in steps if count(st) >= 2)
     decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    first = math.ceil(lo / step - 1e-9)
-    last = math.floor(hi / step + 1e-9)
+    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
     return [_round(k * step, decimals) for k in range(first, last + 1)]
 
 
