@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def load_tsne_record(
     except (OSError, ValueError, TypeError, KeyError) as e:
         notice(f"not keeping the earlier t-SNE step: {path} {e}")
         return None
-    return EarlierTsne(**{**earlier.__dict__, "stale": earlier.epoch != epoch})
+    return replace(earlier, stale=earlier.epoch != epoch)
 
 
 def _read(path: Path) -> dict[str, Any]:
