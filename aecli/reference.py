@@ -24,12 +24,14 @@ class OriginalRun:
         losses: training loss per image by 1-based epoch, as the original printed it.
         epochs: epochs it trained.
         data: what it trained on, in words.
+        n_train: how many training images that was.
         grid: ``(low, high, step)`` of its decode grid.
     """
 
     losses: Mapping[int, float]
     epochs: int
     data: str
+    n_train: int
     grid: tuple[float, float, float]
 
     @property
@@ -44,12 +46,14 @@ ORIGINAL: Mapping[str, OriginalRun] = MappingProxyType(
             losses=MappingProxyType({1: 52.76, 67: 31.38}),
             epochs=100,
             data="55,000 MNIST training images",
+            n_train=55_000,
             grid=(-1.0, 0.8, 0.2),
         ),
         "notmnist": OriginalRun(
             losses=MappingProxyType({1: 95.69, 100: 65.77}),
             epochs=100,
             data="200,000 notMNIST_large training images",
+            n_train=200_000,
             grid=(-2.0, 1.8, 0.2),
         ),
     }

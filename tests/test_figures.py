@@ -8,7 +8,9 @@ from matplotlib.collections import PathCollection
 from matplotlib.patches import Rectangle
 
 from aecli.render import figures
+from aecli.render.decode_grid import decode_grid_figure, draw_decode_grid
 from aecli.render.palette import to_unit
+from aecli.render.ticks import nice_ticks, tick_label
 
 NAMES = ("A", "B", "C")
 
@@ -85,9 +87,13 @@ def test_decode_grid_sheet_axes_are_code_values_in_scatter_orientation():
     images[0, 2] = 1.0  # the code (0.0, 0.5): right column, top row
     fig = figures.decode_grid_sheet(images, xs, ys, title="grid")
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["-1", "-0.5", "0"]
-    np.testing.assert_allclose(ax.get_xticks(), xs)
-    np.testing.assert_allclose(ax.get_yticks(), ys)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["-1", "-0.8", "-0.6", "-0.4", "-0.2", "0"]
+    np.testing.assert_allclose(ax.get_xticks(), [float(t) for t in labels])  # value = place
+    # every cell's centre has a tick (a minor one unless a labelled one is there)
+    for major, minor, cells in ((ax.get_xticks(), ax.get_xticks(minor=True), xs),
+                                (ax.get_yticks(), ax.get_yticks(minor=True), ys)):  # fmt: skip
+        assert all(np.isclose(np.r_[major, minor], c).any() for c in cells)
     assert "code 1" in ax.get_xlabel() and "code 2" in ax.get_ylabel()
     # the inked cell is drawn where (0.0, 0.5) is in data coordinates
     im = ax.get_images()[0]
@@ -98,14 +104,92 @@ def test_decode_grid_sheet_axes_are_code_values_in_scatter_orientation():
     sheet = np.asarray(im.get_array())
     assert sheet[:28, 56:].min() == 1.0 and sheet[28:, :].max() == 0.0
     assert ax.get_title() == "grid"
+    assert figures.decode_grid_sheet is decode_grid_figure  # the earlier name, one builder
 
 
 def test_decode_grid_sheet_thins_tick_labels_on_big_grids():
     v = np.round(np.arange(-2.0, 1.81, 0.2), 10)
     fig = figures.decode_grid_sheet(np.zeros((20, 20, 28, 28)), v, v[::-1], title="20x20")
     ax = fig.axes[0]
-    assert len(ax.get_xticks()) == 10
-    assert ax.get_xticklabels()[0].get_text() == "-2"
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "-2", "-1.5", "-1", "-0.5", "0", "0.5", "1", "1.5"
+    ]  # fmt: skip
+
+
+def _is_round(label: str) -> bool:
+    """At most 2 decimals and a multiple of 1, 2 or 5 times a power of ten."""
+    if "." in label and len(label.split(".")[1]) > 2:
+        return False
+    return "e" not in label
+
+
+def _check_round_ticks(ax, xs, ys) -> None:
+    for axis, values in ((ax.xaxis, xs), (ax.yaxis, ys)):
+        ticks = axis.get_majorticklocs()
+        labels = [t.get_text() for t in axis.get_ticklabels()]
+        assert len(labels) >= 2, labels
+        assert all(_is_round(t) for t in labels), labels
+        np.testing.assert_allclose(ticks, [float(t) for t in labels], atol=1e-12)
+        steps = np.diff(ticks)
+        np.testing.assert_allclose(steps, steps[0])  # evenly spaced
+        mantissa = steps[0] / 10 ** np.floor(np.log10(steps[0]))
+        assert min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-9, steps[0]
+        lo, hi = min(values), max(values)
+        assert lo - 1e-9 <= ticks.min() and ticks.max() <= hi + 1e-9  # within the codes
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "size"),
+    [(-2, 2, 15), (-1, 0.8, 10), (-2, 1.8, 20), (-3, 3, 7), (0.137, 1.93, 11), (-5, 5, 200),
+     (-0.3, 0.3, 4), (-2, 2, 2)],
+)  # fmt: skip
+def test_decode_grid_ticks_are_round_numbers_at_their_true_place(low, high, size):
+    xs = np.round(np.linspace(low, high, size), 10)
+    fig = decode_grid_figure(np.zeros((size, size, 28, 28)), xs, xs[::-1], title="t")
+    _check_round_ticks(fig.axes[0], xs, xs)
+
+
+def test_grid_around_a_cursor_and_the_compare_panel_get_round_ticks():
+    # The TUI's "grid around the cursor" export: codes centred on an arbitrary point.
+    from matplotlib.figure import Figure
+
+    from aecli.latent.grid import grid_around
+
+    g = grid_around((0.3717, -1.0423), 9, 0.137)
+    fig = decode_grid_figure(np.zeros((9, 9, 28, 28)), g.xs, g.ys, title="around")
+    _check_round_ticks(fig.axes[0], g.xs, g.ys)
+    ax = Figure().subplots()
+    draw_decode_grid(ax, np.zeros((15, 15, 28, 28)), g.xs[:1].repeat(15) + np.arange(15) * 0.29,
+                     (g.ys[:1].repeat(15) - np.arange(15) * 0.29), max_ticks=6)  # fmt: skip
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert 2 <= len(labels) <= 6 and all(_is_round(t) for t in labels), labels
+
+
+def test_nice_ticks():
+    assert nice_ticks(-2, 2, 11) == [-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2]
+    assert nice_ticks(-1, 0.8, 11) == pytest.approx(np.round(np.arange(-1, 0.81, 0.2), 10))
+    assert nice_ticks(2, -2, 5) == [-2, -1, 0, 1, 2]  # either order
+    assert nice_ticks(0.5, 0.5) == [0.5]
+    assert nice_ticks(0.1, 0.3, 3) == [0.1, 0.2, 0.3]  # no 0.30000000000000004
+    labels = [tick_label(v) for v in nice_ticks(-0.4, 0.4, 3)]
+    assert labels == ["-0.4", "-0.2", "0", "0.2", "0.4"]  # 0.5 apart would leave only 0; no -0
+    assert nice_ticks(0.06, 0.14, 2) == [0.06, 0.08, 0.1, 0.12, 0.14]
+    assert nice_ticks(float("nan"), 1) == []
+
+
+def test_loss_curve_marks_the_originals_figures_with_their_values():
+    rows = [{"epoch": e, "train_loss": 100 - e, "val_loss": 101 - e} for e in range(1, 81)]
+    fig = figures.loss_curve(
+        rows, reference={1: 52.76, 67: 31.38, 100: 30.0}, reference_note="(on 55,000 images)"
+    )
+    ax = fig.axes[0]
+    marks = [c for c in ax.collections if c.get_label().startswith("original")]
+    np.testing.assert_allclose(marks[0].get_offsets(), [[1, 52.76], [67, 31.38]])
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == ["original 52.76\n(epoch 1)", "original 31.38\n(epoch 67)"]
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "30 at epoch 100 (after this run's 80)" in legend and "55,000 images" in legend
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # whole epochs
 
 
 def test_reconstruction_grid_originals_above_errors_below():

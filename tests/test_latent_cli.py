@@ -8,6 +8,7 @@ to check shapes, files, orderings and error handling).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,7 +222,66 @@ def test_generate_range_step_and_size(run, tmp_path):
 def test_generate_ascii(run):
     r = invoke("generate", "--run", run, "--size", "3", "--ascii")
     assert r.exit_code == 0, r.stderr
-    assert "code 1 →" in r.stdout and "-1" in r.stdout and "0.8" in r.stdout
+    assert "code 1 →" in r.stdout and "-1" in r.stdout and "0.5" in r.stdout
+
+
+def _axis_labels(stdout: str) -> tuple[list[str], list[str]]:
+    """The --ascii sheet's code 2 labels (left of its lines) and code 1 labels (under it).
+
+    The picture's characters hold no digits, so a number at a line's start is a label.
+    """
+    lines = stdout.splitlines()
+    below = next(i for i, line in enumerate(lines) if line.strip().startswith("code 1"))
+    left = [m.group(1) for line in lines[: below - 1] if (m := re.match(r"\s*(-?[\d.]+) ", line))]
+    return left, lines[below - 1].split()
+
+
+@pytest.mark.parametrize(("low", "high", "size"), [(-2, 2, 15), (-1, 0.8, 10), (-3, 3, 7)])
+def test_generate_ascii_axis_labels_are_round(run, low, high, size):
+    # A 15 x 15 grid over -2..2 has cells at -2, -1.714, ..., labelled today as round values
+    # at the column and line where those values lie, not as 1.42857.
+    r = invoke("generate", "--run", run, "--range", low, high, "--size", size, "--ascii")
+    assert r.exit_code == 0, r.stderr
+    left, bottom = _axis_labels(r.stdout)
+    for labels in (left, bottom):
+        assert len(labels) >= 2, r.stdout
+        values = [float(v) for v in labels]
+        assert all(len(v.partition(".")[2]) <= 2 for v in labels), labels
+        steps = np.diff(sorted(values))
+        np.testing.assert_allclose(steps, steps[0])
+        assert low - 1e-9 <= min(values) and max(values) <= high + 1e-9
+    assert float(bottom[0]) == low and "1.42857" not in r.stdout
+
+
+def test_ascii_into_a_file_is_plain_ascii_and_text_mode_chooses(run):
+    # CliRunner's stdout is not a terminal: the default must read in a file (no escapes).
+    r = invoke("generate", "--run", run, "--size", "4", "--ascii")
+    assert r.exit_code == 0, r.stderr
+    sheet = r.stdout.split("code 1")[0]
+    assert "\x1b" not in r.stdout and all(ord(c) < 128 for c in sheet)
+    assert any(c in sheet for c in ".:-=+*#%@")
+    shades = invoke("generate", "--run", run, "--size", "4", "--text-mode", "shades")
+    assert shades.exit_code == 0 and "\x1b" not in shades.stdout  # --text-mode implies --ascii
+    assert any(c in shades.stdout for c in "░▒▓█")
+    blocks = invoke("reconstruct", "--run", run, "--n", "2", "--text-mode", "blocks")
+    assert blocks.exit_code == 0 and "\x1b" not in blocks.stdout
+    assert any(c in blocks.stdout for c in "▀▄█") and "err " in blocks.stdout
+    line = invoke("generate", "--run", run, "--between", "0", "1", "--text-mode", "ascii")
+    assert line.exit_code == 0 and "start" in line.stdout
+    assert all(ord(c) < 128 for c in line.stdout.split("wrote")[0])
+    bad = invoke("generate", "--run", run, "--text-mode", "colour")
+    assert bad.exit_code == 2 and bad.stderr.strip().startswith("error: ")
+
+
+def test_ascii_survives_an_ascii_only_stdout(run):
+    # LANG=C: the output cannot encode Unicode; an explicit Unicode mode falls back to ASCII
+    # with a notice, and nothing on stdout is outside ASCII.
+    r = CliRunner(charset="ascii").invoke(
+        app, ["generate", "--run", str(run), "--size", "3", "--text-mode", "shades"]
+    )
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    assert "using ascii" in r.stderr
+    assert all(ord(c) < 128 for c in r.stdout) and "code 1 ->" in r.stdout
 
 
 @pytest.mark.parametrize(

@@ -192,3 +192,37 @@ def test_hstack_puts_blocks_side_by_side():
     assert len(lines) == 3
     assert all(line[4:6] == "  " for line in lines)
     assert lines[2][:4] == "    "  # the shorter block is padded, not shifted
+
+
+def test_plain_blocks_carry_no_colour():
+    img = np.zeros((28, 28), np.uint8)
+    img[:14] = 255  # ink on the top half
+    text = ta.render(img, width=28, mode="blocks", palette="plain")
+    assert not text.spans and "█" in text.plain  # no styles: readable where colour is not shown
+    assert text.plain == "\n".join(ta.render_lines(img, width=28, mode="blocks"))
+
+
+def _console(encoding: str = "utf-8", **kw) -> Console:
+    import io
+
+    return Console(file=io.TextIOWrapper(io.BytesIO(), encoding=encoding), **kw)
+
+
+def test_pick_mode_defaults_and_choices():
+    from aecli.cli.ascii import TextMode, pick_mode
+
+    notes: list[str] = []
+    tty = _console(force_terminal=True, color_system="truecolor")
+    assert pick_mode(tty, None, notes.append) == ("blocks", "truecolor")  # today's default
+    mono_tty = _console(force_terminal=True, color_system=None)
+    assert pick_mode(mono_tty, None, notes.append) == ("shade", "plain")
+    file = _console()  # not a terminal: a file or a pipe
+    assert pick_mode(file, None, notes.append) == ("ascii", "plain")
+    assert pick_mode(file, TextMode.shades, notes.append) == ("shade", "plain")
+    assert pick_mode(file, TextMode.blocks, notes.append) == ("blocks", "plain")
+    assert pick_mode(tty, TextMode.ascii, notes.append)[0] == "ascii"
+    assert notes == []
+    lang_c = _console("ascii", force_terminal=True, color_system="truecolor")
+    assert pick_mode(lang_c, None, notes.append)[0] == "ascii" and notes == []
+    assert pick_mode(lang_c, TextMode.blocks, notes.append)[0] == "ascii"
+    assert len(notes) == 1 and "--text-mode blocks" in notes[0] and "using ascii" in notes[0]

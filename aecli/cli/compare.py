@@ -18,17 +18,23 @@ from aecli.cli.output import emit, notice, progress_display
 
 def compare(
     runs: Annotated[
-        list[Path], typer.Argument(metavar="RUN...", help="Run directories made by 'aecli train'.")
+        list[Path],
+        typer.Argument(
+            metavar="RUN_DIR", help="Run directories made by 'aecli train'.", show_default=False
+        ),
     ],
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
-            help="Folder for comparison.png and comparison.md (default: the first run's).",
+            "-o",
+            help="Folder for comparison.png and comparison.md (default: the first run's "
+            "directory).",
+            show_default=False,
         ),
     ] = None,
     skip_tsne: Annotated[
-        bool, typer.Option("--skip-tsne", help="Leave t-SNE out (most of the time).")
+        bool, typer.Option("--skip-tsne", help="Leave t-SNE out (it takes most of the time).")
     ] = False,
     data_dir: DataDir = None,
     offline: Offline = False,

@@ -193,7 +193,9 @@ def download_cmd(
     name: Annotated[
         str,
         typer.Argument(
-            help="mnist, fashion-mnist, kmnist or notmnist (letters is generated locally)."
+            metavar="DATASET",
+            help="mnist, fashion-mnist, kmnist or notmnist (letters is generated locally).",
+            show_default=False,
         ),
     ],
     large: Annotated[
@@ -241,6 +243,19 @@ def download_cmd(
     )
 
 
+ShowOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Figure to write (.png, .svg or .pdf), or a folder for the default name. "
+        "Default: `<dataset>-samples.png` in the current folder "
+        "(`<dataset>-<split>-samples.png` for another split than train).",
+        show_default=False,
+    ),
+]
+
+
 @data_app.command(
     "show",
     epilog=examples(
@@ -251,16 +266,24 @@ def show_cmd(
     name: Annotated[
         str,
         typer.Argument(
+            metavar="DATASET",
+            show_default=False,
             help="mnist, fashion-mnist, kmnist, notmnist, letters (letters:N), or a path to a "
             "dataset file or folder (IDX files, a torchvision root, .npz, .csv, a folder of "
-            "images by class)."
+            "images by class).",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Figure to write (.png, .svg or .pdf).")],
+    out: ShowOut = None,
     split: Annotated[str, typer.Option("--split", help="train, validation or test.")] = "train",
     n: Annotated[int, typer.Option("--n", min=1, max=400, help="Number of images (1-400).")] = 100,
     seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the random sample.")
+        int,
+        typer.Option(
+            "--seed",
+            min=0,
+            max=2**32 - 1,
+            help="Seed of the random sample: which images are shown.",
+        ),
     ] = 0,
     data_dir: CatalogDataDir = None,
     offline: CatalogOffline = False,
@@ -276,12 +299,12 @@ def show_cmd(
 
     if split not in SPLITS:
         raise typer.BadParameter(f"{split!r}: choose {split_choices()}", param_hint="--split")
-    check_out(out, folder_ok=False)
+    check_out(out)
     from aecli import data as D
 
     mode = invert.value if invert is not None else "auto"
     splits = D.load_dataset(name, data_dir, offline, notice, invert=mode)
-    path, pick = _sample_sheet(splits, split, n, seed, out)
+    path, pick = _sample_sheet(splits, split, n, seed, sheet_path(out, splits.name, split))
     k = len(pick)
     if as_json:
         summary = splits.summary()
@@ -299,6 +322,24 @@ def show_cmd(
         )
         return
     typer.echo(str(path))
+
+
+def sheet_path(out: Path | None, dataset: str, split: str) -> Path:
+    """Where ``data show`` writes: ``out``, or the default name in ``out`` (a folder) or here.
+
+    The default is ``<dataset>-samples.png`` (``<dataset>-<split>-samples.png`` for a split
+    other than train); a dataset given as a path is named by its last part, any character
+    other than letters, digits, ``.``, ``_`` and ``-`` replaced by ``-``.
+    """
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(dataset).name).strip("-.") or "dataset"
+    name = f"{stem}-samples.png" if split == "train" else f"{stem}-{split}-samples.png"
+    if out is None:
+        return Path(name)
+    if out.is_dir() or (not out.suffix and not out.exists()):
+        return out / name
+    return out
 
 
 def _sample_sheet(splits: Any, split: str, n: int, seed: int, out: Path) -> tuple[Path, Any]:

@@ -26,7 +26,9 @@ from aecli.cli.options import (
     ScatterOut,
     SheetOut,
     Split,
+    TextModeOption,
     TsneOut,
+    UnusedSeed,
     check_split,
     examples,
     seed_for,
@@ -117,6 +119,7 @@ def reconstruct(
     ascii_: Annotated[
         bool, typer.Option("--ascii", help="Also print the images as terminal text.")
     ] = False,
+    text_mode: TextModeOption = None,
     seed: seed_for("the random images shown (the mean error covers the whole split)") = 0,
     as_json: Json = False,
 ) -> None:
@@ -130,8 +133,9 @@ def reconstruct(
     ck = open_checkpoint(run, checkpoint)
     splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
     r = jobs.reconstruct(ck, splits, split, n, seed, out)
-    if ascii_:
-        ascii.reconstruct_pairs(console(as_json), r)
+    if ascii_ or text_mode is not None:
+        screen = console(as_json)
+        ascii.reconstruct_pairs(screen, r, ascii.pick_mode(screen, text_mode, notice))
     emit(
         r.to_json(),
         as_json,
@@ -276,23 +280,33 @@ def _check_tsne_options(engine: str, n: int | None, threads: int) -> None:
         )
 
 
+GridRange = Annotated[
+    tuple[float, float] | None,
+    typer.Option(
+        "--range", metavar="LOW HIGH", help="Code range on both axes (default: the run's)."
+    ),
+]
+GridStep = Annotated[
+    float | None, typer.Option("--step", help="Spacing of the codes (default: the run's).")
+]
+GridSize = Annotated[
+    int | None, typer.Option("--size", help="K x K codes over the range, instead of --step.")
+]
+Between = Annotated[
+    tuple[int, int] | None,
+    typer.Option(
+        "--between", metavar="I J", help="Decode the line between images I and J instead."
+    ),
+]
+
+
 def generate(
     run: Run = None,
     checkpoint: Checkpoint = None,
-    range_: Annotated[
-        tuple[float, float] | None,
-        typer.Option(
-            "--range", metavar="LOW HIGH", help="Code range on both axes (default: the run's)."
-        ),
-    ] = None,
-    step: Annotated[float | None, typer.Option("--step", help="Spacing of the codes.")] = None,
-    size: Annotated[int | None, typer.Option("--size", help="K x K codes over the range.")] = None,
-    between: Annotated[
-        tuple[int, int] | None,
-        typer.Option(
-            "--between", metavar="I J", help="Decode the line between images I and J instead."
-        ),
-    ] = None,
+    range_: GridRange = None,
+    step: GridStep = None,
+    size: GridSize = None,
+    between: Between = None,
     steps: Annotated[
         int, typer.Option("--steps", help="Codes on the --between line (ends included).")
     ] = 10,
@@ -304,7 +318,8 @@ def generate(
     ascii_: Annotated[
         bool, typer.Option("--ascii", help="Also print the sheet as terminal text.")
     ] = False,
-    seed: seed_for("nothing here: decoding is deterministic (accepted like elsewhere)") = 0,
+    text_mode: TextModeOption = None,
+    seed: UnusedSeed = 0,
     as_json: Json = False,
 ) -> None:
     """Decode an evenly spaced grid of codes into one sheet (rows and columns follow the
@@ -322,13 +337,17 @@ def generate(
         ck = _load(ck)
         splits = jobs.run_splits(ck, dataset, data_dir, offline, notice)
         line = jobs.interpolate(ck, splits, split, *between, steps, out)
-        if ascii_:
-            ascii.strip(console(as_json), line.start, line.decoded, line.end, line.codes)
+        if ascii_ or text_mode is not None:
+            screen = console(as_json)
+            mode = ascii.pick_mode(screen, text_mode, notice)
+            ascii.strip(screen, line.start, line.decoded, line.end, line.codes, mode)
         return emit(line.to_json(), as_json, [f"wrote {line.png}"])
     grid = jobs.resolve_grid(ck, range_, step, size)
     r = jobs.generate(ck, grid, out, model=lambda: _load(ck).model)
-    if ascii_:
-        ascii.decode_grid(console(as_json), r.images, grid.xs, grid.ys)
+    if ascii_ or text_mode is not None:
+        screen = console(as_json)
+        mode = ascii.pick_mode(screen, text_mode, notice)
+        ascii.decode_grid(screen, r.images, grid.xs, grid.ys, mode)
     p = r.to_json()
     sheet = (
         f"{p['rows']}x{p['cols']} codes from {p['low']:g} to {p['high']:g}, step "

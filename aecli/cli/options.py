@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from aecli.cli.ascii import TextMode
+
 # ---- commands on a trained run: reconstruct, embed, tsne, generate, experiment -----------------
 
 Run = Annotated[
@@ -29,11 +31,15 @@ Dataset = Annotated[
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Folder holding mnist/ and notmnist/ (default: the run's, the cache)."
+        "--data-dir",
+        help="Folder holding mnist/, fashion-mnist/, kmnist/ and notmnist/, looked at before "
+        "the cache. Default: the run's own, else $AECLI_DATA_DIR.",
+        show_default=False,
     ),
 ]
 Offline = Annotated[
-    bool, typer.Option("--offline", help="Never download; use local files or defaults.")
+    bool,
+    typer.Option("--offline", help="Never download: local files, else the embedded default."),
 ]
 Json = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
@@ -46,21 +52,110 @@ def seed_for(purpose: str) -> Any:
 
 
 Seed = seed_for("sampling, subsampling and t-SNE")
-Split = Annotated[str, typer.Option("--split", help="Split to use: train, validation, test.")]
+Split = Annotated[str, typer.Option("--split", help="Split to use: train, validation or test.")]
+UnusedSeed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=2**32 - 1,
+        help="Not used: decoding is deterministic (accepted so that one --seed fits every "
+        "command).",
+    ),
+]
 
 
-def _out(what: str) -> Any:
+def _out(what: str, default: str) -> Any:
     return typer.Option(
-        "--out", help=f"Where to write the {what} PNG (default: inside the run directory)."
+        "--out",
+        "-o",
+        help=f"Where to write the {what}: a .png, .svg or .pdf file, or a folder for the "
+        f"default name. Default: {default}.",
+        show_default=False,
     )
 
 
-ReconstructOut = Annotated[Path | None, _out("reconstruction grid")]
-ScatterOut = Annotated[Path | None, _out("scatter")]
-TsneOut = Annotated[Path | None, _out("t-SNE scatter")]
-SheetOut = Annotated[Path | None, _out("decoded sheet")]
+ReconstructOut = Annotated[
+    Path | None, _out("reconstruction grid", "`RUN_DIR/reconstruct.png` (the split's name added)")
+]
+ScatterOut = Annotated[
+    Path | None, _out("scatter (codes.npz goes beside it)", "`RUN_DIR/embed.png`")
+]
+TsneOut = Annotated[
+    Path | None, _out("t-SNE scatter (tsne.npz goes beside it)", "`RUN_DIR/tsne.png`")
+]
+SheetOut = Annotated[
+    Path | None,
+    _out(
+        "decoded sheet",
+        "`RUN_DIR/generate.png`; with --between `RUN_DIR/interpolate-SPLIT-I-J.png`",
+    ),
+]
 
-# ---- every command that reads a dataset of its own: train, data show -----------------------------
+# ---- --ascii: the commands that can print their images as text ---------------------------------
+
+TextModeOption = Annotated[
+    TextMode | None,
+    typer.Option(
+        "--text-mode",
+        help="How --ascii draws (implies --ascii): blocks (grey half blocks, two pixels a "
+        "cell), shades (Unicode shading in the terminal's colours) or ascii (plain "
+        "characters). Default: blocks on a colour terminal, ascii into a file or pipe.",
+        show_default=False,
+    ),
+]
+
+
+# ---- the commands that train: train, experiment ------------------------------------------------
+
+TrainDataset = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        help="mnist, fashion-mnist, kmnist, notmnist, letters, or a path to a dataset file or "
+        "folder (IDX files, a torchvision root, .npz, .csv, a folder of images by class). "
+        "Default: the config's data.dataset.",
+        show_default=False,
+    ),
+]
+TrainDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder holding mnist/, fashion-mnist/, kmnist/ and notmnist/ (as ../shared/data), "
+        "looked at before the cache. Default: $AECLI_DATA_DIR.",
+        show_default=False,
+    ),
+]
+TrainOffline = Annotated[
+    bool,
+    typer.Option(
+        "--offline", help="Never download: local files, else the embedded default (MNIST sample)."
+    ),
+]
+TrainRunDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="Run directory (default `runs/<name>`, or `runs/<name>-2`... if that holds a run).",
+        show_default=False,
+    ),
+]
+ExperimentRunDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="Run directory, figures and report.md (default `runs/<name>`, reused or resumed "
+        "when it holds this run; else `runs/<name>-2`..., as train does).",
+        show_default=False,
+    ),
+]
+RunName = Annotated[
+    str | None,
+    typer.Option("--name", help="Run name, for `runs/<name>` (default: the config's name)."),
+]
+
+# ---- every command that reads a dataset of its own: train, experiment, data show ----------------
 
 
 class InvertMode(str, Enum):
@@ -88,8 +183,8 @@ CatalogDataDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="Folder holding mnist/ and notmnist/ (as ../shared/data), looked at before the "
-        "cache. Default: $AECLI_DATA_DIR.",
+        help="Folder holding mnist/, fashion-mnist/, kmnist/ and notmnist/ (as ../shared/data), "
+        "looked at before the cache. Default: $AECLI_DATA_DIR.",
         show_default=False,
     ),
 ]

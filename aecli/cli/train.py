@@ -32,7 +32,15 @@ from typing import Annotated, Any
 import typer
 
 from aecli import events
-from aecli.cli.options import Invert, examples
+from aecli.cli.options import (
+    Invert,
+    RunName,
+    TrainDataDir,
+    TrainDataset,
+    TrainOffline,
+    TrainRunDir,
+    examples,
+)
 from aecli.cli.train_output import Renderer, report_stop
 from aecli.config import RESUME_KEYS
 from aecli.errors import ConfigError, TrainingError
@@ -142,20 +150,6 @@ Seed = Annotated[
         help="PRNG seed of the initial weights and the epoch shuffles (train.seed).",
     ),
 ]
-DatasetName = Annotated[
-    str | None,
-    typer.Option(
-        "--dataset",
-        help="mnist, fashion-mnist, kmnist, notmnist, letters, or a path to a dataset file or "
-        "folder (IDX files, a torchvision root, .npz, .csv, a folder of images by class).",
-    ),
-]
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Folder holding mnist/ and notmnist/.")
-]
-Offline = Annotated[
-    bool, typer.Option("--offline", help="Never download; fall back to embedded data.")
-]
 DeviceKind = Annotated[
     Device | None, typer.Option("--device", help="auto (GPU when present), cpu or gpu.")
 ]
@@ -163,15 +157,6 @@ DeviceCount = Annotated[
     int | None,
     typer.Option("--devices", min=1, help="Data-parallel devices (batch split over them)."),
 ]
-RunDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--run-dir",
-        help="Run directory (default `runs/<name>`, or `runs/<name>-2`... if that holds a run).",
-        show_default=False,
-    ),
-]
-RunName = Annotated[str | None, typer.Option("--name", help="Run name (default: config's).")]
 Resume = Annotated[
     Path | None,
     typer.Option("--resume", metavar="RUN_DIR", help="Continue a run from its latest.ckpt."),
@@ -234,13 +219,13 @@ def train_command(
     lr: LearningRate = None,
     l2_weight: L2Weight = None,
     seed: Seed = None,
-    dataset: DatasetName = None,
-    data_dir: DataDir = None,
-    offline: Offline = False,
+    dataset: TrainDataset = None,
+    data_dir: TrainDataDir = None,
+    offline: TrainOffline = False,
     invert: Invert = None,
     device: DeviceKind = None,
     devices: DeviceCount = None,
-    run_dir: RunDirOption = None,
+    run_dir: TrainRunDir = None,
     name: RunName = None,
     resume: Resume = None,
     json_out: JsonOut = False,

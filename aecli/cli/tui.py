@@ -39,7 +39,12 @@ def register(app: typer.Typer) -> None:
     )
     def tui(
         run_dir: Annotated[
-            Path, typer.Argument(help="Run directory written by 'aecli train'.", show_default=False)
+            Path,
+            typer.Argument(
+                metavar="RUN_DIR",
+                help="Run directory written by 'aecli train'.",
+                show_default=False,
+            ),
         ],
         split: Annotated[
             str, typer.Option("--split", help="Split to encode for the code-space map.")

@@ -433,7 +433,7 @@ def generate(
     images = grid_cache.decoded_grid(ck.header, grid, decode)
     rows, cols = grid.shape
     name = display_name(ck.config.data.dataset)
-    fig = figures.decode_grid_sheet(
+    fig = figures.decode_grid_figure(
         images,
         grid.xs,
         grid.ys,

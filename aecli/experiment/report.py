@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aecli.experiment.earlier import TSNE_RECORD
 from aecli.experiment.jobs import display_name
 from aecli.experiment.results import ExperimentResult, loss_at
 
 REPORT = "report.md"
 """The report's file name inside the run directory."""
+
+LOSS_CURVE = "loss_curve.png"
+"""The loss curve's file name (``RunDir.loss_curve``: training writes it first)."""
 
 _TRAINED = {
     "new": "trained by this command",
@@ -37,11 +41,42 @@ def _rel(path: str | Path | None) -> str:
     return Path(path).name if path else ""
 
 
+def _loss_rows(r: ExperimentResult, orig: Any) -> list[str]:
+    """One table row per epoch the original printed a loss for, and one for the run's last."""
+    rows = r.metrics
+    last = rows[-1].get("epoch", r.epoch) if rows else r.epoch
+    published = dict(orig.losses) if orig else {}
+    out = []
+    for epoch in sorted({1, *published, last}):
+        mine = loss_at(rows, epoch)
+        here = _f(mine) if mine is not None or epoch <= last else f"– (this run: {last} epochs)"
+        tag = " (last)" if epoch == last else ""
+        out.append(f"| training loss, epoch {epoch}{tag} | {here} | {_f(published.get(epoch))} |")
+    return out
+
+
+def n_train(r: ExperimentResult) -> int:
+    """Training images of the run (the embedding step encodes the whole training split)."""
+    return len(r.embed.codes)
+
+
+def data_note(r: ExperimentResult, orig: Any) -> str:
+    """What the original trained on, against this run; says when the two differ in size."""
+    if orig is None:
+        return ""
+    n = n_train(r)
+    if n == orig.n_train:
+        return f"The original trained on {orig.data}, as this run did."
+    return (
+        f"The original trained on {orig.data}; this run on {n:,}, so its losses compare with "
+        "the original's only roughly."
+    )
+
+
 def _training(r: ExperimentResult, orig: Any) -> list[str]:
-    """Header and the training-loss table against the original's printed losses."""
+    """Header and the training-loss table against every loss the original printed."""
     rows, m, rec = r.metrics, r.model, r.reconstruct
     last = rows[-1] if rows else {}
-    published = orig.losses if orig else {}
     lines = [
         f"# aecli experiment: {r.name}",
         "",
@@ -57,19 +92,43 @@ def _training(r: ExperimentResult, orig: Any) -> list[str]:
         "",
         "| | this run | original (TensorFlow) |",
         "|---|---:|---:|",
-        f"| training loss, epoch 1 | {_f(loss_at(rows, 1))} | {_f(published.get(1))} |",
-        f"| training loss, epoch 67 | {_f(loss_at(rows, 67))} | {_f(published.get(67))} |",
-        f"| training loss, epoch {last.get('epoch', r.epoch)} (last) | "
-        f"{_f(last.get('train_loss'))} | {_f(orig.final_loss if orig else None)} |",
+        *_loss_rows(r, orig),
         f"| validation loss, last epoch | {_f(last.get('val_loss'))} | – |",
         f"| test loss (all {rec.images_in_split:,} test images) | {_f(rec.mean_loss)} | – |",
         "",
-        f"The original trained on {orig.data}." if orig else "",
+        data_note(r, orig),
         "",
     ]
-    if (Path(r.run_dir) / "loss_curve.png").is_file():  # written by training
-        lines += ["![loss curve](loss_curve.png)", ""]
+    if (Path(r.run_dir) / LOSS_CURVE).is_file():
+        marks = " (the crosses: the original's printed losses)" if orig else ""
+        lines += [f"![loss curve{marks}]({LOSS_CURVE})", ""]
     return lines
+
+
+def write_loss_curve(r: ExperimentResult) -> Path:
+    """Redraw the run's ``loss_curve.png`` with every loss the original printed for the data.
+
+    Training draws the curve too, but marks the original's figures only for the original
+    setup on full MNIST; the experiment marks them for every dataset the original ran on,
+    saying when it trained on more images than this run.
+    """
+    from aecli.reference import ORIGINAL
+    from aecli.render.figures import loss_curve, save_figure
+
+    orig = ORIGINAL.get(r.dataset)
+    n = n_train(r)
+    note = None
+    if orig is not None and orig.n_train != n:
+        note = f"(on {orig.data}; this run: {n:,})"
+    fig = loss_curve(
+        r.metrics,
+        title=f"{display_name(r.dataset)} ({n:,} training images): loss per image",
+        l2_weight=r.model["l2_weight"],
+        reference=dict(orig.losses) if orig else None,
+        reference_label="original (TensorFlow)",
+        reference_note=note,
+    )
+    return save_figure(fig, Path(r.run_dir) / LOSS_CURVE)
 
 
 def _figures(r: ExperimentResult) -> list[str]:
@@ -124,9 +183,34 @@ def _figures(r: ExperimentResult) -> list[str]:
             f"![PCA, autoencoder and t-SNE]({_rel(figs['compare'])})",
             "",
         ]
+    elif r.earlier_tsne is not None:
+        lines += _earlier_tsne(r)
     else:
         lines += ["(t-SNE skipped: `--skip-tsne`.)", ""]
     return lines
+
+
+def _earlier_tsne(r: ExperimentResult) -> list[str]:
+    """The t-SNE step kept from an earlier experiment (``--skip-tsne``), and how old it is."""
+    e = r.earlier_tsne
+    what = "the whole training split" if e.n == e.split_size else f"{e.n:,} training images"
+    lines = [
+        f"The PCA and t-SNE rows and the figure below were kept from an earlier experiment in "
+        f"this run directory (`--skip-tsne`; t-SNE of {what}, made at epoch {e.epoch}, "
+        f"`{TSNE_RECORD}`).",
+        "",
+    ]
+    if e.stale:
+        lines += [
+            f"**They are older than the checkpoint**: made at epoch {e.epoch}, the checkpoint "
+            f"is now at epoch {r.epoch}. PCA and t-SNE do not depend on the model, but the "
+            f"comparison's autoencoder panel"
+            + ("" if e.n == e.split_size else " and the autoencoder row")
+            + f" show the codes of epoch {e.epoch}: run without `--skip-tsne` to redo them.",
+            "",
+        ]
+    figure = e.compare_png or e.png
+    return lines + [f"![PCA, autoencoder and t-SNE (epoch {e.epoch})]({_rel(figure)})", ""]
 
 
 def _protocol(r: ExperimentResult) -> list[str]:

@@ -242,6 +242,7 @@ class ExperimentResult:
     measures: dict[str, dict[str, Any]]
     seconds: dict[str, float]
     compare: Any = None  # aecli.experiment.compare.CompareResult of a map run, else None
+    earlier_tsne: Any = None  # aecli.experiment.earlier.EarlierTsne kept by --skip-tsne
 
     @property
     def figures(self) -> dict[str, str]:
@@ -278,4 +279,5 @@ class ExperimentResult:
             "seconds": self.seconds,
             "protocol": self.embed.protocol.to_dict() if self.embed.protocol else None,
             "comparison": self.compare.to_json() if self.compare is not None else None,
+            "earlier_tsne": self.earlier_tsne.to_json() if self.earlier_tsne else None,
         }

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from aecli.config import RESUME_KEYS
+from aecli.errors import TrainingError
 from aecli.experiment import jobs
+from aecli.experiment.earlier import EarlierTsne, load_tsne_record, save_tsne_record
 from aecli.experiment.results import EmbedResult, ExperimentResult, TsneMapResult
 from aecli.latent.embed import ProgressFn
 from aecli.rundir import RunDir
@@ -57,17 +59,28 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ) or sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
+class OtherRun(TrainingError):
+    """The run directory holds another run: another configuration, or trained on other data.
+
+    Attributes:
+        reason: what differs, in a few words (``trained on 4,000 images (embedded ...)``).
+    """
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def run_state(
     run_dir: Path, config: Any, splits: Any = None, notice: Notice | None = None
 ) -> tuple[str, int]:
     """``("new" | "resume" | "reuse", epochs done)`` for training ``config`` into ``run_dir``.
 
     Raises:
-        TrainingError: the directory holds a run of another configuration, or one trained on
+        OtherRun: the directory holds a run of another configuration, or one trained on
             other data than ``splits`` (say the embedded sample, now that full MNIST is found).
     """
     from aecli.checkpoint import read_header
-    from aecli.errors import TrainingError
 
     f = RunDir(run_dir).latest
     if not f.is_file():
@@ -75,26 +88,97 @@ def run_state(
     header, _ = read_header(f)
     old, new = _comparable(header.get("config", {})), _comparable(config.to_dict())
     if old != new:
-        raise TrainingError(
-            f"{run_dir} holds a run with another configuration (differs in "
-            f"{', '.join(_differences(old, new))}): pass --run-dir NEW_DIR, or delete that "
-            "directory to retrain"
+        differs = ", ".join(_differences(old, new))
+        raise OtherRun(
+            f"{run_dir} holds a run with another configuration (differs in {differs}): pass "
+            "--run-dir NEW_DIR, or delete that directory to retrain",
+            f"a run with another configuration (differs in {differs})",
         )
     trained_on = header.get("dataset", {})
     if splits is not None and trained_on.get("n_train") not in (None, len(splits["train"].images)):
-        raise TrainingError(
-            f"{run_dir} was trained on {trained_on['n_train']:,} images "
-            f"({trained_on.get('source') or 'another source'}), but the data found now has "
+        was = f"{trained_on['n_train']:,} images ({trained_on.get('source') or 'another source'})"
+        raise OtherRun(
+            f"{run_dir} was trained on {was}, but the data found now has "
             f"{len(splits['train'].images):,} ({splits.source}): pass --run-dir NEW_DIR to train "
-            "on this data, or point at the data the run was trained on"
+            "on this data, or point at the data the run was trained on",
+            f"a run trained on {was}",
         )
     if splits is not None:
-        from aecli.training.session import check_fingerprint, images_fingerprint
-
-        now = images_fingerprint(splits["train"].images)
-        check_fingerprint(trained_on, now, str(run_dir), splits.source, notice or _ignore)
+        _check_images(trained_on, run_dir, splits, notice or _ignore)
     epoch = int(header.get("epoch", 0))
     return ("reuse" if epoch >= config.train.epochs else "resume"), epoch
+
+
+def _check_images(trained_on: dict[str, Any], run_dir: Path, splits: Any, notice: Notice) -> None:
+    """``OtherRun`` when the run's training images are not those of ``splits`` (same count)."""
+    from aecli.training.session import check_fingerprint, images_fingerprint
+
+    now = images_fingerprint(splits["train"].images)
+    try:
+        check_fingerprint(trained_on, now, str(run_dir), splits.source, notice)
+    except TrainingError as e:
+        raise OtherRun(str(e), "a run trained on other images of the same count") from None
+
+
+MAX_CANDIDATES = 1000  # runs/<name>-2 ... -1000: beyond that the folder is not a run folder
+
+
+def claim_run_dir(
+    base: Path, config: Any, splits: Any, notice: Notice
+) -> tuple[Path, Callable[[], None]]:
+    """The run directory for ``config`` on ``splits`` when none was chosen: as ``aecli train``.
+
+    ``base`` (``runs/<name>``) when it is new or holds this run (finished, to reuse, or not, to
+    resume); else the first of ``runs/<name>-2``, ``-3``... that is, with a notice naming the
+    run that was passed over. A new directory is made with ``mkdir`` (atomic: two experiments
+    started together get different ones). Returns the directory and a function that removes
+    it again if nothing was written into it (a run that never began).
+
+    Raises:
+        TrainingError: no free name among the first ``MAX_CANDIDATES``, or the folder above
+            cannot be written.
+    """
+    passed: list[tuple[Path, str]] = []
+    for i in range(1, MAX_CANDIDATES + 1):
+        candidate = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        if RunDir(candidate).is_locked():
+            passed.append((candidate, "a run that a training is writing"))
+            continue
+        try:
+            state, _ = run_state(candidate, config, splits, notice)
+        except OtherRun as e:
+            passed.append((candidate, e.reason))
+            continue
+        made = state == "new" and _make(candidate)
+        if passed:
+            first, why = passed[0]
+            notice(
+                f"{first} holds {why}: this experiment uses {candidate} "
+                "(pass --run-dir to choose another)"
+            )
+        return candidate, RunDir(candidate).remove_if_unused if made else _nothing
+    raise TrainingError(
+        f"{base} and {base.name}-2 to -{MAX_CANDIDATES} all hold other runs: pass --run-dir NEW_DIR"
+    )
+
+
+def _nothing() -> None:
+    """Nothing to undo."""
+
+
+def _make(path: Path) -> bool:
+    """Create ``path`` (and its parents); True when this call created it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+        return True
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise TrainingError(
+            f"cannot create the run directory {str(path)[:80]} ({e.strerror}): pass --run-dir "
+            "or another --name"
+        ) from None
 
 
 def training_handlers(progress: ProgressFn, epochs: int, done: int) -> dict[type, Callable]:
@@ -104,7 +188,6 @@ def training_handlers(progress: ProgressFn, epochs: int, done: int) -> dict[type
     (start, checkpoints, the summary) have nothing to show here.
     """
     from aecli import events
-    from aecli.errors import TrainingError
 
     def stopped(ev: events.TrainingStopped) -> None:
         raise TrainingError(f"training stopped at epoch {ev.epoch}: {ev.message}")
@@ -174,19 +257,29 @@ class _Steps:
         self.seconds[name] = time.perf_counter() - t0
 
 
-def _measures(emb: EmbedResult, ts: TsneMapResult | None, tsne_n: int | None) -> dict[str, Any]:
+def _measures(
+    emb: EmbedResult, ts: TsneMapResult | None, tsne_n: int | None, earlier: EarlierTsne | None
+) -> dict[str, Any]:
     """The report's table: the codes' measures, beside PCA's and t-SNE's when they ran.
 
     With ``tsne_n`` the maps were made on a subsample, so the codes are measured on it too.
+    A t-SNE step kept from an earlier run (``earlier``) gives the PCA and t-SNE rows; the codes'
+    row is today's unless that step mapped a subsample (then its own, of its epoch).
     """
-    if ts is None:
+    if ts is not None:
+        codes = emb.measures if tsne_n is None else ts.measures["autoencoder"]
+        return {
+            "pca": ts.measures["pca"].to_dict(),
+            "autoencoder": codes.to_dict(),
+            "tsne": ts.measures["tsne"].to_dict(),
+        }
+    if earlier is None:
         return {"autoencoder": emb.measures.to_dict()}
-    codes = emb.measures if tsne_n is None else ts.measures["autoencoder"]
-    return {
-        "pca": ts.measures["pca"].to_dict(),
-        "autoencoder": codes.to_dict(),
-        "tsne": ts.measures["tsne"].to_dict(),
-    }
+    whole = earlier.n == earlier.split_size or "autoencoder" not in earlier.measures
+    out = {k: v for k, v in earlier.measures.items() if k == "pca"}
+    out["autoencoder"] = emb.measures.to_dict() if whole else earlier.measures["autoencoder"]
+    out["tsne"] = earlier.measures["tsne"]
+    return out
 
 
 def run_experiment(
@@ -198,8 +291,12 @@ def run_experiment(
     tsne_n: int | None,
     progress: ProgressFn,
     notice: Notice,
+    claim: bool = False,
 ) -> ExperimentResult:
     """Train or reuse ``run_dir``, run every step, write ``report.md``; return what was made.
+
+    With ``claim``, ``run_dir`` is the default ``runs/<name>``: when it holds another run
+    (other data or configuration) the next free ``runs/<name>-2``... is used (``claim_run_dir``).
 
     Raises:
         AecliError: data, training or a step failed (with the step's message).
@@ -217,9 +314,10 @@ def run_experiment(
         d = config.data
         splits = jobs.load_splits(d.dataset, d.data_dir, d.offline, notice, d.invert)
     with steps.run("train", "training") as detail:
-        trained = train_run(config, run_dir, splits, detail, notice)
+        trained, run_dir = _train_step(config, run_dir, splits, claim, detail, notice)
     ck = load_checkpoint(run_dir)
     made = _figures(steps, ck, splits, run_dir, seed=seed, skip_tsne=skip_tsne, tsne_n=tsne_n)
+    earlier = _tsne_record(run_dir, splits, ck.epoch, made["tsne"], notice)
     made["compare"] = None
     if "compare" in names:
         with steps.run("compare", "comparison with the plain run") as detail:
@@ -237,11 +335,37 @@ def run_experiment(
         model=_model_facts(ck),
         metrics=RunDir(run_dir).read_metrics(ck.epoch),
         **made,
-        measures=_measures(made["embed"], made["tsne"], tsne_n),
+        measures=_measures(made["embed"], made["tsne"], tsne_n, earlier),
         seconds=steps.seconds,
+        earlier_tsne=earlier,
     )
+    report.write_loss_curve(result)
     report.write_report(result)
     return result
+
+
+def _tsne_record(
+    run_dir: Path, splits: Any, epoch: int, ts: TsneMapResult | None, notice: Notice
+) -> EarlierTsne | None:
+    """Record the t-SNE step that ran (``tsne.json``), or read the earlier one when it did not."""
+    n_train = len(splits["train"].images)
+    if ts is not None:
+        save_tsne_record(run_dir, ts, n_train)
+        return None
+    return load_tsne_record(run_dir, splits.name, n_train, epoch, notice)
+
+
+def _train_step(
+    config: Any, run_dir: Path, splits: Any, claim: bool, progress: ProgressFn, notice: Notice
+) -> tuple[str, Path]:
+    """``train_run`` into ``run_dir``, or with ``claim`` into the directory claimed for it."""
+    undo = _nothing
+    if claim:
+        run_dir, undo = claim_run_dir(run_dir, config, splits, notice)
+    try:
+        return train_run(config, run_dir, splits, progress, notice), run_dir
+    finally:
+        undo()  # removes a claimed directory only when nothing was written into it
 
 
 def _figures(

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from aecli.render.figures import class_legend_handles, draw_embedding, tile
+from aecli.render.decode_grid import draw_decode_grid
+from aecli.render.figures import class_legend_handles, draw_embedding
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,11 @@ def _loss_panel(ax, runs: Sequence[RunPanel]) -> None:
 
 
 def _grid_panel(ax, run: RunPanel) -> None:
-    """A run's decode grid drawn in code coordinates (each cell centred on its code)."""
+    """A run's decode grid in code coordinates, round ticks (``draw_decode_grid``)."""
     rows, cols = run.grid.shape[:2]
-    sheet = tile(run.grid.reshape(rows * cols, 28, 28), rows, cols, pad=0)
-    dx = float(run.xs[1] - run.xs[0]) if cols > 1 else 1.0
-    dy = float(run.ys[0] - run.ys[1]) if rows > 1 else 1.0
-    extent = (run.xs[0] - dx / 2, run.xs[-1] + dx / 2, run.ys[-1] - dy / 2, run.ys[0] + dy / 2)
-    ax.imshow(sheet, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
+    draw_decode_grid(ax, run.grid, run.xs, run.ys, max_ticks=6)
     ax.set_aspect("auto")
+    ax.tick_params(labelsize=8)
     ax.set_xlabel("code 1")
     ax.set_ylabel("code 2")
     ax.set_title(f"{run.label}: decode grid, {rows}x{cols} codes", fontsize=9)

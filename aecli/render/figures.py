@@ -16,6 +16,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aecli.atomic import atomic_write_bytes
+
+# tile is re-exported: sample sheets and older callers import it from here.
+from aecli.render.decode_grid import decode_grid_figure, tile  # noqa: F401
 from aecli.render.palette import CLASS_COLORS, to_unit
 
 
@@ -42,21 +45,6 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
         The destination path.
     """
     return atomic_write_bytes(path, figure_bytes(fig, path, dpi=dpi))
-
-
-def tile(
-    images: np.ndarray, rows: int, cols: int, *, pad: int = 1, fill: float = 1.0
-) -> np.ndarray:
-    """Tile ``rows * cols`` images (n, h, w) in [0, 1] into one array, row-major, with padding."""
-    images = np.asarray(images, dtype=np.float32)
-    n, h, w = images.shape[0], images.shape[-2], images.shape[-1]
-    images = images.reshape(n, h, w)
-    sheet = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), fill, np.float32)
-    for i in range(min(n, rows * cols)):
-        r, c = divmod(i, cols)
-        y, x = pad + r * (h + pad), pad + c * (w + pad)
-        sheet[y : y + h, x : x + w] = images[i]
-    return sheet
 
 
 def sample_sheet(
@@ -104,6 +92,7 @@ def loss_curve(
     l2_weight: float = 0.1,
     reference: dict[int, float] | None = None,
     reference_label: str = "original (TensorFlow)",
+    reference_note: str | None = None,
 ):
     """Figure of training and validation loss per image against epoch.
 
@@ -111,8 +100,12 @@ def loss_curve(
         metrics: the run's metrics lines (``epoch``, ``train_loss``, ``val_loss``).
         title: figure title (say the dataset).
         l2_weight: the code penalty's weight, for the axis label.
-        reference: optional ``{epoch: loss}`` points to mark (the original's printed figures).
-        reference_label: legend entry of those points.
+        reference: optional ``{epoch: loss}`` points to mark (the original's printed figures):
+            each inside the run's epochs gets a marker and its value written beside it; the
+            others are named in the legend.
+        reference_label: what those points are, for the legend and the annotations.
+        reference_note: said after the label in the legend, e.g. that the original trained on
+            more images than this run.
     """
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
@@ -127,21 +120,52 @@ def loss_curve(
         )
         ax.scatter([best_epoch], [best], color="C1", zorder=3, s=18)
     if reference:
-        ax.scatter(
-            list(reference),
-            list(reference.values()),
-            marker="x",
-            color="k",
-            zorder=4,
-            label=f"{reference_label}: "
-            + ", ".join(f"{v:g} at {k}" for k, v in sorted(reference.items())),
-        )
+        _mark_reference(ax, reference, max(epochs, default=0), reference_label, reference_note)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole epochs
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"loss per image (squared error + {l2_weight:g} |code|²)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def _mark_reference(
+    ax, reference: dict[int, float], last: int, label: str, note: str | None
+) -> None:
+    """The original's figures on the loss axes: a marker and its value at each epoch it printed.
+
+    Points beyond the run's last epoch are not drawn (they would squeeze the curve into a
+    corner); the legend entry names them instead.
+    """
+    inside = {e: v for e, v in sorted(reference.items()) if e <= max(last, 1)}
+    beyond = {e: v for e, v in sorted(reference.items()) if e not in inside}
+    words = ", ".join(f"{v:g} at epoch {e}" for e, v in inside.items())
+    if beyond:
+        words += ("; " if words else "") + ", ".join(
+            f"{v:g} at epoch {e} (after this run's {last})" for e, v in beyond.items()
+        )
+    entry = f"{label}: {words}" + (f"\n{note}" if note else "")
+    ax.scatter(list(inside), list(inside.values()), marker="x", color="k", s=40, zorder=4,
+               label=entry)  # fmt: skip
+    lo, hi = ax.get_ylim()
+    for e, v in inside.items():
+        # Beside the point, towards the middle of the axes (never into the title), on a light
+        # box so the text reads where it crosses a curve.
+        right = e <= 0.6 * max(last, 1)
+        up = v < lo + 0.7 * (hi - lo)
+        ax.annotate(
+            f"original {v:g}\n(epoch {e})",
+            xy=(e, v),
+            xytext=(12 if right else -12, 12 if up else -30),
+            textcoords="offset points",
+            ha="left" if right else "right",
+            fontsize=7,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.7", "alpha": 0.85},
+            arrowprops={"arrowstyle": "-", "color": "0.3", "linewidth": 0.6},
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,52 +305,8 @@ def embedding_scatter(
     return fig
 
 
-def _tick_positions(n: int) -> list[int]:
-    """Indices of the axis values to label: all up to 11, then every other (or third)."""
-    every = 1 if n <= 11 else (2 if n <= 22 else -(-n // 10))
-    return list(range(0, n, every))
-
-
-def decode_grid_sheet(images: np.ndarray, xs: np.ndarray, ys: np.ndarray, *, title: str) -> Figure:
-    """The decoded grid as one sheet whose axes are the code values.
-
-    Args:
-        images: (rows, cols, 28, 28) in [0, 1]; ``images[r, c]`` decoded from ``(xs[c], ys[r])``.
-        xs: code 1 values, ascending (left to right).
-        ys: code 2 values, descending (top to bottom), so the sheet has the scatter's
-            orientation: code 2 grows upwards.
-        title: figure title.
-    """
-    images = np.asarray(images, dtype=np.float32)
-    rows, cols = images.shape[:2]
-    sheet = tile(images.reshape(rows * cols, 28, 28), rows, cols, pad=0)
-    step_x = float(xs[1] - xs[0]) if cols > 1 else 1.0
-    step_y = float(ys[0] - ys[1]) if rows > 1 else 1.0
-    side = float(np.clip(0.42 * max(rows, cols), 5.0, 11.0))
-    fig = Figure(figsize=(side + 0.9, side + 0.8), layout="constrained")
-    ax = fig.subplots()
-    # Each 28x28 cell is centred on its code: the sheet lives in code coordinates, so its
-    # ticks, and a box drawn on the scatter plot, mean the same thing.
-    extent = (
-        float(xs[0]) - step_x / 2,
-        float(xs[-1]) + step_x / 2,
-        float(ys[-1]) - step_y / 2,
-        float(ys[0]) + step_y / 2,
-    )
-    ax.imshow(sheet, cmap="gray_r", vmin=0, vmax=1, extent=extent, interpolation="nearest")
-    # Hairlines between cells: glyphs that fill their whole 28x28 frame (notMNIST) would
-    # otherwise run into each other.
-    line = {"color": "#b0b0b0", "linewidth": 0.5}
-    ax.vlines([extent[0] + k * step_x for k in range(1, cols)], extent[2], extent[3], **line)
-    ax.hlines([extent[2] + k * step_y for k in range(1, rows)], extent[0], extent[1], **line)
-    xi, yi = _tick_positions(cols), _tick_positions(rows)
-    ax.set_xticks([float(xs[i]) for i in xi], [f"{xs[i]:g}" for i in xi])
-    ax.set_yticks([float(ys[i]) for i in yi], [f"{ys[i]:g}" for i in yi])
-    ax.tick_params(labelsize=9)
-    ax.set_xlabel("code 1 (left to right)")
-    ax.set_ylabel("code 2 (bottom to top)")
-    ax.set_title(title, fontsize=11)
-    return fig
+decode_grid_sheet = decode_grid_figure
+"""The decode-grid sheet's earlier name (``aecli.render.decode_grid.decode_grid_figure``)."""
 
 
 def reconstruction_grid(

@@ -180,14 +180,16 @@ def render(
         mode: ``"blocks"`` (coloured half blocks), ``"shade"`` or ``"ascii"`` (ramps in the
             default colours, no style at all).
         invert: for ``"blocks"``: dark ink on white paper instead of white ink on black.
-        palette: for ``"blocks"``: ``"truecolor"`` (exact greys) or ``"256"`` (xterm greys).
+        palette: for ``"blocks"``: ``"truecolor"`` (exact greys), ``"256"`` (xterm greys) or
+            ``"plain"`` (no colour, for an output that shows none: each cell's two pixels are
+            thresholded into `` ▀▄█``, as ``render_lines`` does).
 
     Returns:
         A ``Text`` whose plain form is the lines joined by newlines.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode != "blocks":
+    if mode != "blocks" or palette == "plain":
         return Text("\n".join(render_lines(image, width=width, height=height, mode=mode)))
     w, h = _size(image, width, height)
     px = resample(image, 2 * h, w)
