@@ -32,6 +32,33 @@ from aecli.atomic import atomic_write_text
 from aecli.errors import TrainingError
 
 MAX_METRICS_BYTES = 64 << 20  # 3,000 epochs of metrics are ~0.5 MB
+MAX_SUMMARY_BYTES = 1 << 20  # a summary is ~2 KB
+
+
+def read_regular(path: Path, cap: int, *, whole: bool = False) -> bytes | None:
+    """The bytes of a regular file, at most ``cap`` of them; None when missing or unreadable.
+
+    A FIFO, a device or a link to one is refused before a byte is read (``O_NONBLOCK`` keeps
+    the open of a FIFO from waiting for a writer), and nothing larger than ``cap`` is read.
+
+    Args:
+        path: the file.
+        cap: the most bytes read.
+        whole: refuse (None) a file larger than ``cap`` instead of reading its first ``cap``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or (whole and st.st_size > cap):
+                return None
+            raw = f.read(cap + whole)
+    except OSError:
+        return None
+    return None if whole and len(raw) > cap else raw
 
 
 class RunDir:
@@ -83,13 +110,8 @@ class RunDir:
         Returns:
             The rows; empty when the file is missing or unreadable.
         """
-        try:
-            fd = os.open(self.metrics, os.O_RDONLY | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as f:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return []
-                raw = f.read(MAX_METRICS_BYTES)
-        except OSError:
+        raw = read_regular(self.metrics, MAX_METRICS_BYTES)
+        if raw is None:
             return []
         by_epoch: dict[int, dict[str, Any]] = {}
         for line in raw.decode("utf-8", errors="replace").splitlines():
@@ -119,9 +141,12 @@ class RunDir:
 
     def read_summary(self) -> dict[str, Any] | None:
         """The ``summary.json`` of a finished training; None when missing or unreadable."""
+        raw = read_regular(self.summary, MAX_SUMMARY_BYTES, whole=True)
+        if raw is None:
+            return None
         try:
-            summary = json.loads(self.summary.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            summary = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return None
         return summary if isinstance(summary, dict) else None
 

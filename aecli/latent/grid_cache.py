@@ -105,8 +105,18 @@ def _decoder() -> dict[str, Any]:
 
 def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     """The kept images, or None when missing, unreadable or not of this grid's shape."""
+    import io
+    import math
+
+    from aecli.rundir import read_regular
+
+    # A .npy of this shape is its data plus a header of at most a few hundred bytes: anything
+    # bigger (or a FIFO, a device) is not one of ours and is not read.
+    raw = read_regular(path, 4 * math.prod(shape) + 4096, whole=True)
+    if raw is None:
+        return None
     try:
-        images = np.load(path, allow_pickle=False)
+        images = np.load(io.BytesIO(raw), allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None
     if images.shape != shape or images.dtype != np.float32:

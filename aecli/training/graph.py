@@ -242,6 +242,7 @@ def load_graph(path: str | Path) -> FuzzyGraph:
     Raises:
         CheckpointError: the file is unreadable or not such a graph.
     """
+    _check_graph_file(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             fmt, n, k, dims = (int(v) for v in z["meta"])
@@ -256,3 +257,26 @@ def load_graph(path: str | Path) -> FuzzyGraph:
         raise CheckpointError(f"{path} is not a map graph of this aecli: delete it to rebuild")
     head, tail, weight, prob, alias = arrays
     return FuzzyGraph(head, tail, weight, prob, alias, n, k, dims, source)
+
+
+# 2,000,000 images x 15 neighbours, symmetrised (x2), five 8-byte arrays: ~2.4 GB.
+MAX_GRAPH_BYTES = 3 << 30
+
+
+def _check_graph_file(path: str | Path) -> None:
+    """Refuse, before anything is inflated, a graph file that is not a regular file or whose
+    zip directory or array headers claim more than :data:`MAX_GRAPH_BYTES`."""
+    import zipfile
+
+    from aecli.data.bounded import npy_header, open_regular, zip_members
+    from aecli.errors import DataError
+
+    fix = "delete it and it is rebuilt"
+    try:
+        with open_regular(path) as f, zipfile.ZipFile(f) as z:
+            for info in zip_members(z, path, MAX_GRAPH_BYTES).values():
+                npy_header(z, info, path, fix)
+    except DataError as e:
+        raise CheckpointError(f"{path} is not a readable map graph ({e}): {fix}") from None
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable map graph ({e}): {fix}") from None
