@@ -158,6 +158,7 @@ ENGINES = ("auto", "opentsne", "sklearn")
 # machine's and only the ratios count; at 3,000 the two engines ran at the same time, so they
 # shared the load exactly (wall and CPU seconds of the whole process's threads).
 #     images  openTSNE s  sklearn s  sklearn/openTSNE  5-NN openTSNE / sklearn
+#        100       147.7      109.7   0.74 (CPU 0.84)  0.670 / 0.710
 #        250       455.8      338.4              0.74  0.692 / 0.724
 #        500       157.6      268.5              1.70  0.808 / 0.806
 #      3,000       393.4      473.2   1.20 (CPU 1.96)  0.923 / 0.925
