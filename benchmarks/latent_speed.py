@@ -2,6 +2,7 @@
 
     python benchmarks/latent_speed.py --data-dir ../shared/data [--run RUN_DIR]
         [--sklearn-n 5000] [--skip-tsne] [--opentsne-defaults] [--json]
+    python benchmarks/latent_speed.py --sizes 500,1000,2000,3000,5000,10000 [--repeats 2]
 
 Targets (2-core CPU):
 - ``embed`` of the 55,000 training images: at most 3 s after the model is loaded (encode,
@@ -15,6 +16,13 @@ Targets (2-core CPU):
   it (and openTSNE, for a like-for-like figure) on a stratified subsample of N and says so;
   ``--sklearn-n 0`` runs it on all 55,000.
 
+``--sizes N,N,...`` only sweeps the t-SNE engines (issue 11: where ``--engine auto`` should
+switch): for each size a stratified seeded subsample of the training images, then openTSNE
+(aecli's schedule, what ``auto`` runs) and scikit-learn's Barnes-Hut interleaved ``--repeats``
+times, the order flipped every repeat so both see the same load; it prints the median seconds
+(wall and CPU of all threads) and 5-NN accuracy of each and the ratios scikit-learn /
+openTSNE (> 1: openTSNE is faster); on a busy machine the CPU ratio is the steadier one.
+
 Without ``--run`` the model is a seeded untrained one: speed does not depend on the weights
 (the accuracy figures then do, so pass a trained run to read them as results).
 """
@@ -22,6 +30,7 @@ Without ``--run`` the model is a seeded untrained one: speed does not depend on 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -43,7 +52,11 @@ def main() -> int:
         "--opentsne-defaults", action="store_true", help="also time openTSNE's default schedule"
     )
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    ap.add_argument("--sizes", default=None, help="only sweep both t-SNE engines over N,N,...")
+    ap.add_argument("--repeats", type=int, default=2, help="--sizes: runs of each engine")
     args = ap.parse_args()
+    if args.sizes:
+        return sweep(args)
 
     import jax
 
@@ -68,7 +81,10 @@ def main() -> int:
             cfg = Config()
             model = TiedAutoencoder.from_config(cfg.model, key=jax.random.key(0))
             save_checkpoint(
-                run / "latest.ckpt", model=model, opt_state=None, header={"config": cfg.to_dict()}
+                run / "latest.ckpt",
+                model=model,
+                opt_state=None,
+                header={"config": cfg.to_dict(), "epoch": 0},
             )
         t0 = time.perf_counter()
         ck = load_checkpoint(run)
@@ -208,6 +224,58 @@ def main() -> int:
                     f"{o['knn_accuracy']:.4f}"
                 )
     return _finish(results, args.json)
+
+
+def sweep(args) -> int:
+    """Both t-SNE engines on stratified subsamples of each size, interleaved (``--sizes``)."""
+    import statistics
+
+    from aecli.data import load_dataset
+    from aecli.latent import embed, sampling
+
+    out = sys.stderr if args.json else sys.stdout
+    say = functools.partial(print, file=out, flush=True)  # each run as it ends
+    train = load_dataset("mnist", data_dir=args.data_dir, report=lambda m: None)["train"]
+    rows = []
+    say(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    for n in (int(x) for x in args.sizes.split(",")):
+        idx = sampling.stratified_indices(train.labels, min(n, len(train.images)), 0)
+        x, y = train.images[idx], train.labels[idx]
+        got: dict[str, list[tuple[float, float, float]]] = {"opentsne": [], "sklearn": []}
+        for r in range(args.repeats):
+            for engine in ("opentsne", "sklearn")[:: 1 if r % 2 == 0 else -1]:
+                cpu = time.process_time()  # all threads: barely moved by other jobs' load
+                t = embed.tsne(x, engine=engine, seed=0, n_jobs=args.jobs)
+                cpu = time.process_time() - cpu
+                got[engine].append((t.seconds, embed.knn_accuracy(t.embedding, y), cpu))
+                say(f"  n={len(idx):,} {engine}: {t.seconds:.1f} s ({cpu:.1f} s CPU), "
+                    f"5-NN {got[engine][-1][1]:.4f}")  # fmt: skip
+        row = {"n": len(idx)}
+        for engine, runs in got.items():
+            row[engine] = {"median_s": statistics.median(s for s, _, _ in runs),
+                           "median_cpu_s": statistics.median(c for _, _, c in runs),
+                           "knn_accuracy": statistics.median(a for _, a, _ in runs),
+                           "runs_s": [s for s, _, _ in runs]}  # fmt: skip
+        row["sklearn_over_opentsne"] = row["sklearn"]["median_s"] / row["opentsne"]["median_s"]
+        row["cpu_sklearn_over_opentsne"] = (
+            row["sklearn"]["median_cpu_s"] / row["opentsne"]["median_cpu_s"]
+        )
+        row["auto_picks"] = embed.resolve_engine("auto", len(idx))
+        rows.append(row)
+    load = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps({"cpus": os.cpu_count(), "load_average_end": load, "sizes": rows}))
+        return 0
+    print(f"load average {load:.1f} at the end; medians of {args.repeats}, {args.jobs} threads")
+    print(f"{'images':>7} {'openTSNE s':>11} {'5-NN':>6} {'sklearn s':>10} {'5-NN':>6} "
+          f"{'sklearn/openTSNE':>17} {'(CPU)':>6}  auto")  # fmt: skip
+    for r in rows:
+        o, s = r["opentsne"], r["sklearn"]
+        ratio, auto = r["sklearn_over_opentsne"], r["auto_picks"]
+        print(f"{r['n']:7,} {o['median_s']:11.1f} {o['knn_accuracy']:6.3f} {s['median_s']:10.1f} "
+              f"{s['knn_accuracy']:6.3f} {ratio:17.2f} {r['cpu_sklearn_over_opentsne']:6.2f}  "
+              f"{auto}")  # fmt: skip
+    return 0
 
 
 def _finish(results: dict, as_json: bool) -> int:

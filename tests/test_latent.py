@@ -256,7 +256,14 @@ def test_pca_is_seeded_and_separates_toy_classes():
 
 def test_resolve_engine():
     assert embed.resolve_engine("auto", 100) == "sklearn"
+    assert embed.resolve_engine("auto", embed.AUTO_OPENTSNE_FROM - 1) == "sklearn"
     assert embed.resolve_engine("auto", embed.AUTO_OPENTSNE_FROM) == "opentsne"
+    # Measured (benchmarks/latent_speed.py --sizes): openTSNE is the faster engine from 500
+    # images up, e.g. 1.7x at 500 and 2x at 4,000 (`tsne --n 3000` must not pick Barnes-Hut).
+    assert embed.resolve_engine("auto", 500) == "opentsne"
+    assert embed.resolve_engine("auto", 3000) == "opentsne"
+    assert embed.resolve_engine("auto", 250) == "sklearn"
+    assert embed.resolve_engine("opentsne", 10) == "opentsne"
     assert embed.resolve_engine("sklearn", 10**6) == "sklearn"
     with pytest.raises(ConfigError, match="engine"):
         embed.resolve_engine("umap", 10)

@@ -195,6 +195,16 @@ def test_tsne_subsample_compare_json(run):
     assert p["measures"]["pca"]["knn_accuracy"] == 1.0  # the toy classes are linearly apart
 
 
+def test_tsne_auto_engine_below_the_crossover_is_sklearn_and_help_names_it(run):
+    from aecli.latent.embed import AUTO_OPENTSNE_FROM
+
+    p = ok_json("tsne", "--run", run, "--n", "30", "--trust-n", "30")  # --engine auto
+    assert p["engine"] == "sklearn" and p["n"] == 30
+    r = invoke("tsne", "--help")
+    assert r.exit_code == 0
+    assert f"from {AUTO_OPENTSNE_FROM:,} images" in " ".join(r.stdout.split())
+
+
 def test_tsne_bad_options(run):
     fails_one_line("tsne", "--run", run, "--n", "61", "--engine", "sklearn")
     r = invoke("tsne", "--run", run, "--engine", "umap")

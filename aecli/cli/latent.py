@@ -222,7 +222,7 @@ def tsne(
         typer.Option(
             "--engine",
             help="opentsne (FFT, fast on large inputs), sklearn (Barnes-Hut), or auto: openTSNE "
-            "from 5,000 images.",
+            "from 500 images (faster there; scikit-learn below).",
         ),
     ] = "auto",
     compare: Annotated[

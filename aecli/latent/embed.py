@@ -152,8 +152,20 @@ def pca(images: np.ndarray, n_components: int, *, seed: int = 0) -> np.ndarray:
 
 
 ENGINES = ("auto", "opentsne", "sklearn")
-# openTSNE's FFT gradients beat scikit-learn's Barnes-Hut from a few thousand points up.
-AUTO_OPENTSNE_FROM = 5000
+# Where ``auto`` switches, measured with ``benchmarks/latent_speed.py --sizes`` (stratified
+# MNIST training subsamples, one after the other, 2 threads) on a 2-core VM on 2026-12-02. The
+# machine was saturated by other jobs (load average 15-27), so the seconds are 10-50x an idle
+# machine's and only the ratios count; at 3,000 the two engines ran at the same time, so they
+# shared the load exactly (wall and CPU seconds of the whole process's threads).
+#     images  openTSNE s  sklearn s  sklearn/openTSNE  5-NN openTSNE / sklearn
+#        100       147.7      109.7   0.74 (CPU 0.84)  0.670 / 0.710
+#        250       455.8      338.4              0.74  0.692 / 0.724
+#        500       157.6      268.5              1.70  0.808 / 0.806
+#      3,000       393.4      473.2   1.20 (CPU 1.96)  0.923 / 0.925
+# openTSNE's FFT grid costs about the same per iteration up to a few thousand points, while
+# Barnes-Hut grows with n; on a quiet machine openTSNE was 2x faster at 4,000 (27 s vs 54 s)
+# and 10,000 (13.5 s vs 29 s). So openTSNE from 500 images, scikit-learn below (faster there).
+AUTO_OPENTSNE_FROM = 500
 
 
 @dataclass(frozen=True)
