@@ -160,11 +160,12 @@ class AecliApp(App[Any]):
             read_old_history=resume and not m.history,
             control=self.control,
             done=self._train_thread_done,
+            clock=self.clock,
         )
 
     # -- messages from the workers (UI thread) ----------------------------------------------
     def on_trainer_event(self, message: TrainerEvent) -> None:
-        self.run_model = model.apply(self.run_model, message.event, self.clock())
+        self.run_model = model.apply(self.run_model, message.event, message.at)
 
     def on_notice(self, message: Notice) -> None:
         m = self.run_model
@@ -267,7 +268,7 @@ class AecliApp(App[Any]):
             return
         if self.control.paused:
             self.control.unpause()
-            self.run_model = model.unpaused(self.run_model)
+            self.run_model = model.unpaused(self.run_model, self.clock())
         else:
             self.control.pause()
             self.run_model = model.paused(self.run_model)

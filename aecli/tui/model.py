@@ -95,12 +95,21 @@ class InfoLine:
     n_params: int | None
 
 
+MIN_RATE_SECONDS = 0.5
+"""The shortest stretch of training a live images/s figure is measured over. Over one chunk
+the figure is noise: a chunk read just after the one before (the device ran it while the
+loop waited, or the thread was held up) gives a delta of milliseconds and a rate of 10^6."""
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where this session's training is: the epoch, images done, and the measured speed.
 
-    ``rate`` is the last finished epoch's images/s; ``live_rate`` is measured within the
-    current epoch from ``t0``/``d0`` (the time and images done when the measurement began).
+    ``rate`` is the last finished epoch's images/s (the loop's own figure); ``live_rate`` is
+    measured within the current epoch from ``t0``/``d0`` (the time an event was stamped
+    and the images done then, when the measurement began), once at least
+    ``MIN_RATE_SECONDS`` have passed. ``not_before`` is the time of the last unpause:
+    events stamped earlier (still queued) do not start a measurement.
     """
 
     epoch: int = 1
@@ -111,6 +120,7 @@ class Progress:
     live_rate: float | None = None
     t0: float | None = None
     d0: int = 0
+    not_before: float | None = None
 
 
 @dataclass(frozen=True)
@@ -234,15 +244,27 @@ def _compiling(ev: Compiling, m: RunModel, now: float) -> RunModel:
 
 def _epoch_progress(ev: EpochProgress, m: RunModel, now: float) -> RunModel:
     p = m.progress or Progress()
-    if p.epoch != ev.epoch or p.t0 is None:  # a new epoch (or after a pause): measure afresh
-        p = replace(p, epoch=ev.epoch, t0=now, d0=ev.images_done)
-    elif now > p.t0 and ev.images_done > p.d0:
-        p = replace(p, live_rate=(ev.images_done - p.d0) / (now - p.t0))
+    if p.epoch != ev.epoch:  # a new epoch: its images count from here, the old rate is gone
+        p = replace(p, epoch=ev.epoch, t0=None, live_rate=None)
+    p = _measure(p, ev.images_done, now, paused=m.paused)
     p = replace(p, done=ev.images_done, n_train=ev.images_total or p.n_train)
     status = m.status
     if not m.paused and not m.stopping:  # keep "paused…"/"stopping…" until the loop obeys
         status = Status(f"training epoch {ev.epoch} of {p.epochs or '?'}")
     return replace(m, progress=p, status=status)
+
+
+def _measure(p: Progress, done: int, now: float, *, paused: bool) -> Progress:
+    """``p`` with its live rate after ``done`` images of this epoch at ``now`` (the time the
+    training thread stamped the event). The first event of an epoch, or the first after an
+    unpause, starts the measurement; a pause stops it."""
+    if paused or (p.not_before is not None and now < p.not_before):
+        return replace(p, t0=None)
+    if p.t0 is None or done < p.d0:
+        return replace(p, t0=now, d0=done)
+    if now - p.t0 >= MIN_RATE_SECONDS and done > p.d0:
+        return replace(p, live_rate=(done - p.d0) / (now - p.t0))
+    return p
 
 
 def history_row(event: EpochEnd) -> dict[str, Any]:
@@ -302,7 +324,8 @@ def _stopped(ev: TrainingStopped, m: RunModel, now: float) -> RunModel:
         m,
         final_event=ev,
         epochs_done=ev.epoch,
-        progress=replace(p, epoch=max(1, ev.epoch), done=p.n_train, t0=None),
+        # Stopped after epoch k: the epoch bar shows epoch k full (epoch 1 empty for k = 0).
+        progress=replace(p, epoch=max(1, ev.epoch), done=p.n_train if ev.epoch else 0, t0=None),
         has_checkpoint=m.has_checkpoint or ev.checkpoint is not None,
         last_checkpoint=ev.checkpoint if ev.checkpoint is not None else m.last_checkpoint,
         status=Status(f"{ev.reason} after epoch {ev.epoch}: {where}{hint}", style="bold yellow"),
@@ -415,9 +438,11 @@ def paused(model: RunModel) -> RunModel:
     return replace(model, paused=True, status=Status(text, "bold yellow"))
 
 
-def unpaused(model: RunModel) -> RunModel:
-    """The loop goes on; the speed is measured afresh, without the pause."""
-    p = replace(model.progress, t0=None) if model.progress is not None else None
+def unpaused(model: RunModel, now: float) -> RunModel:
+    """The loop goes on at ``now``; the speed is measured afresh, from events after it."""
+    p = model.progress
+    if p is not None:
+        p = replace(p, t0=None, live_rate=None, not_before=now)
     return replace(model, paused=False, progress=p, status=Status("resumed", busy=True))
 
 
@@ -456,9 +481,9 @@ def progress_bars(m: RunModel) -> Bars:
     """The progress bars: this session's training, or the run's state before it trains."""
     p = m.progress
     epochs = (p.epochs if p is not None else 0) or m.total_epochs or 1
-    if p is None:
-        done = m.epochs_done
-        return Bars(min(done, epochs), epochs, 1, 1, done, epochs, None, None, None)
+    if p is None:  # epoch k of the run done: its bar full (epoch 1 empty before any)
+        done = min(m.epochs_done, epochs)
+        return Bars(max(1, done), epochs, int(done > 0), 1, done, epochs, None, None, None)
     epoch = min(p.epoch, epochs)
     rate = p.live_rate or p.rate
     run_done = (epoch - 1) * p.n_train + p.done
