@@ -469,3 +469,48 @@ def test_tui_modules_do_not_import_jax():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@run_async
+async def test_explorer_exports_are_the_clis_figures(tmp_path, monkeypatch):
+    """``d``: black ink on white, as every aecli figure; ``g``: the sheet ``aecli generate``
+    draws (``render.figures.decode_grid_sheet``), on round code values whose tick labels do
+    not run into each other."""
+    from PIL import Image
+
+    from aecli.render import figures
+
+    sheets = []
+
+    def recording(*args, **kwargs):
+        sheets.append((args, fig := real(*args, **kwargs)))
+        return fig
+
+    real = figures.decode_grid_sheet
+    monkeypatch.setattr(figures, "decode_grid_sheet", recording)
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
+        await pilot.press("e")
+        explorer = app.explorer_screen
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        await pilot.press("3", "plus", "plus", "right")  # an odd cursor, a zoomed view
+        await pilot.press("d", "g")
+        figures_dir = tmp_path / "run" / "figures"
+        await wait_for(pilot, lambda: len(list(figures_dir.glob("*.png"))) == 2, timeout=30)
+    decoded = np.asarray(Image.open(next(figures_dir.glob("decoded-*.png"))).convert("L"))
+    assert np.median(decoded) > 200 and decoded.min() < 60  # white paper, dark ink
+    (_, xs, ys), fig = sheets[0]
+    step = xs[1] - xs[0]
+    assert any(step == pytest.approx(m * 10.0**e) for m in (1, 2, 2.5, 5) for e in range(-3, 2))
+    assert np.allclose(np.round(xs / step), xs / step) and np.allclose(ys, xs[::-1] + ys[4] - xs[4])
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert len(boxes) >= 3 and all(len(t.get_text()) <= 6 for t in fig.axes[0].get_xticklabels())
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:], strict=False))  # apart
+
+
+def test_round_step():
+    from aecli.tui.screens.explorer import round_step
+
+    assert [round_step(v) for v in (0.237, 0.09, 1.0, 3.7, 27.0)] == [0.2, 0.05, 1.0, 2.5, 25.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -68,6 +69,12 @@ def zoomed(frame: Frame, factor: float) -> Frame:
         y + (ymax - y) * factor,
     )
     return replace(frame, bounds=bounds)
+
+
+def round_step(step: float) -> float:
+    """The largest of 1, 2, 2.5, 5 times a power of ten that is at most ``step`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(step))
+    return max(m * power for m in (1.0, 2.0, 2.5, 5.0) if m * power <= step * (1 + 1e-9))
 
 
 class ExplorerScreen(Screen):
@@ -282,7 +289,12 @@ class ExplorerScreen(Screen):
         self.post_message(SaveDecoded(code))
 
     def action_save_grid(self) -> None:
-        """Save a 9x9 decode grid around the cursor (spanning half the view) as PNG."""
+        """Save a 9x9 decode grid around the cursor (spanning about half the view) as PNG.
+
+        The step is a round number and the centre a multiple of it (within half a step of
+        the cursor), so the sheet's axes carry short round values, as ``aecli generate``'s.
+        """
         xmin, xmax, ymin, ymax = self.frame.bounds
-        step = min(xmax - xmin, ymax - ymin) / 16
-        self.post_message(SaveGrid(self.frame.cursor, step, 9, self.extra_dims))
+        step = round_step(min(xmax - xmin, ymax - ymin) / 16)
+        x, y = (round(v / step) * step for v in self.frame.cursor)
+        self.post_message(SaveGrid((x, y), step, 9, self.extra_dims))
