@@ -66,7 +66,10 @@ class Codes:
 
 @dataclass(frozen=True)
 class Status:
-    """The status line: a sentence, its rich style, and whether a spinner runs."""
+    """The status line: a sentence, its rich style, and whether a spinner runs.
+
+    ``style`` names theme colours as ``$warning``, ``$success``, ``$error`` (resolved by the
+    status line with ``aecli.tui.themes.resolve``), never terminal colour names."""
 
     text: str = ""
     style: str = ""
@@ -238,7 +241,7 @@ def _started(ev: RunStarted, m: RunModel, now: float) -> RunModel:
 
 def _compiling(ev: Compiling, m: RunModel, now: float) -> RunModel:
     return replace(
-        m, status=Status(f"{ev.message} (first epoch only)…", style="bold yellow", busy=True)
+        m, status=Status(f"{ev.message} (first epoch only)…", style="bold $warning", busy=True)
     )
 
 
@@ -268,14 +271,17 @@ def _measure(p: Progress, done: int, now: float, *, paused: bool) -> Progress:
 
 
 def history_row(event: EpochEnd) -> dict[str, Any]:
-    """An ``EpochEnd`` as a metrics row."""
-    return {
+    """An ``EpochEnd`` as a metrics row (``map_loss`` only for a run with a map term)."""
+    row = {
         "epoch": event.epoch,
         "train_loss": event.train_loss,
         "val_loss": event.val_loss,
         "seconds": event.seconds,
         "images_per_second": event.images_per_second,
     }
+    if event.map_loss is not None:
+        row["map_loss"] = event.map_loss
+    return row
 
 
 def _epoch_end(ev: EpochEnd, m: RunModel, now: float) -> RunModel:
@@ -310,7 +316,7 @@ def finished_text(ev: TrainingFinished, epochs: int) -> str:
 
 
 def _finished(ev: TrainingFinished, m: RunModel, now: float) -> RunModel:
-    status = Status(finished_text(ev, m.epochs_done), style="bold green")
+    status = Status(finished_text(ev, m.epochs_done), style="bold $success")
     return replace(m, final_event=ev, status=status)
 
 
@@ -328,7 +334,7 @@ def _stopped(ev: TrainingStopped, m: RunModel, now: float) -> RunModel:
         progress=replace(p, epoch=max(1, ev.epoch), done=p.n_train if ev.epoch else 0, t0=None),
         has_checkpoint=m.has_checkpoint or ev.checkpoint is not None,
         last_checkpoint=ev.checkpoint if ev.checkpoint is not None else m.last_checkpoint,
-        status=Status(f"{ev.reason} after epoch {ev.epoch}: {where}{hint}", style="bold yellow"),
+        status=Status(f"{ev.reason} after epoch {ev.epoch}: {where}{hint}", style="bold $warning"),
     )
 
 
@@ -435,7 +441,7 @@ def training_started(model: RunModel) -> RunModel:
 def paused(model: RunModel) -> RunModel:
     """The user paused the loop (it holds after the current chunk)."""
     text = "paused after the current chunk: press p to go on"
-    return replace(model, paused=True, status=Status(text, "bold yellow"))
+    return replace(model, paused=True, status=Status(text, "bold $warning"))
 
 
 def unpaused(model: RunModel, now: float) -> RunModel:
@@ -448,7 +454,7 @@ def unpaused(model: RunModel, now: float) -> RunModel:
 
 def stopping(model: RunModel, text: str) -> RunModel:
     """The user asked the loop to stop (after its chunk, with a checkpoint)."""
-    return replace(model, stopping=True, status=Status(text, "bold yellow", busy=True))
+    return replace(model, stopping=True, status=Status(text, "bold $warning", busy=True))
 
 
 def failed(model: RunModel, error: BaseException, where: str) -> RunModel:
@@ -457,7 +463,7 @@ def failed(model: RunModel, error: BaseException, where: str) -> RunModel:
     return replace(
         model,
         error=error if where in ("training", "load") else model.error,
-        status=Status(text, "bold red"),
+        status=Status(text, "bold $error"),
         explorer_note=text if model.codes is None else model.explorer_note,
     )
 

@@ -13,13 +13,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from aecli.render import textart
 from aecli.tui.messages import CodesWanted, SaveDecoded, SaveGrid
 from aecli.tui.model import Codes, RunModel
 from aecli.tui.widgets.code_map import CodeMap
 from aecli.tui.widgets.decoded_view import DecodedView
+from aecli.tui.widgets.keys_bar import KeysBar
+from aecli.tui.widgets.title_bar import TitleBar
 
 Bounds = tuple[float, float, float, float]
 
@@ -85,37 +87,30 @@ class ExplorerScreen(Screen):
     split) and ``frame`` (the view) are this screen's own state.
     """
 
+    # Every key here is listed by the keys bar (KeysBar); keys that share a description
+    # show once ("←↑↓→ Move", "0-9 Class").
     BINDINGS = [
-        Binding("left", "move(-1, 0)", "Move", key_display="←↑↓→"),
-        Binding("right", "move(1, 0)", "Move", show=False),
-        Binding("up", "move(0, 1)", "Move", show=False),
-        Binding("down", "move(0, -1)", "Move", show=False),
-        Binding("shift+left", "move(-6, 0)", show=False),
-        Binding("shift+right", "move(6, 0)", show=False),
-        Binding("shift+up", "move(0, 6)", show=False),
-        Binding("shift+down", "move(0, -6)", show=False),
-        Binding("plus,equals_sign", "zoom(0.667)", "Zoom", key_display="+/-"),
-        Binding("minus", "zoom(1.5)", "Zoom out", show=False),
-        Binding("c", "fit", "Fit", show=False),
         *[
-            Binding(str(d), f"jump('{d}')", "Class", show=d == 0, key_display="0-9")
-            for d in range(10)
+            Binding(key, f"move({dx}, {dy})", "Move", key_display="←↑↓→")
+            for key, dx, dy in (("left", -1, 0), ("right", 1, 0), ("up", 0, 1), ("down", 0, -1))
         ],
         *[
-            Binding(
-                f"{ch},shift+{ch.lower()}",
-                f"jump('{ch}')",
-                "Class",
-                show=ch == "A",
-                key_display="A-J",
-            )
+            Binding(f"shift+{key}", f"move({dx}, {dy})", "Fast", key_display="⇧←↑↓→")
+            for key, dx, dy in (("left", -6, 0), ("right", 6, 0), ("up", 0, 6), ("down", 0, -6))
+        ],
+        Binding("plus", "zoom(0.667)", "Zoom", key_display="+"),
+        Binding("minus", "zoom(1.5)", "Zoom", key_display="-"),
+        Binding("c", "fit", "Fit"),
+        *[Binding(str(d), f"jump('{d}')", "Class", key_display="0-9") for d in range(10)],
+        *[
+            Binding(f"{ch},shift+{ch.lower()}", f"jump('{ch}')", "Class", key_display="A-J")
             for ch in "ABCDEFGHIJ"
         ],
         Binding("d", "save_decoded", "PNG"),
         Binding("g", "save_grid", "Grid PNG"),
         Binding("r", "app.resume_training", "Resume"),
         Binding("t,escape", "app.training", "Train"),
-        Binding("m", "app.cycle_render_mode", "Text mode", show=False),
+        Binding("m", "app.cycle_render_mode", "Text"),
         Binding("q", "app.quit_app", "Quit"),
     ]
 
@@ -130,14 +125,14 @@ class ExplorerScreen(Screen):
         self.home: Bounds = Frame().bounds
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="▦")
+        yield TitleBar()
         yield Static(id="explorer-info")
         with Horizontal(id="explorer-body"):
             with Vertical(id="map-box"):
                 yield CodeMap(id="map")
                 yield Static(id="legend")
             yield DecodedView(id="decoded").data_bind(mode=ExplorerScreen.render_mode)
-        yield Footer(show_command_palette=False)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.query_one(CodeMap).focus()
@@ -210,7 +205,7 @@ class ExplorerScreen(Screen):
             i = int(f.picked if f.picked is not None else np.argmin(d))
             name = self.run_model.class_names[int(c.labels[i])]
             what = "picked" if f.picked is not None else "nearest"
-            cap.append(f"\n{what}: {c.split} #{i} ", "dim")
+            cap.append(f"\n{what}: #{i} ", "dim")
             cap.append(f"'{name}'", "bold")
             cap.append(f" at {d[i]:.3f}", "dim")
         return cap
@@ -222,8 +217,9 @@ class ExplorerScreen(Screen):
         info.append(f"{self.run_model.run_name if self.run_model else ''}", "bold")
         if self.codes is not None:
             info.append(f"  epoch {self.codes.epoch}", "dim")
-            info.append(f"  {self.codes.split} split, {len(self.codes.points):,} codes", "dim")
-        info.append(f"  code 1 {xmin:+.2f}..{xmax:+.2f}  code 2 {ymin:+.2f}..{ymax:+.2f}", "dim")
+            info.append(f"  {self.codes.split}: {len(self.codes.points):,} codes", "dim")
+        # Short enough for 80 columns: the view's code 1 range × its code 2 range.
+        info.append(f"  view {xmin:+.2f}..{xmax:+.2f} × {ymin:+.2f}..{ymax:+.2f}", "dim")
         info.append(f"  zoom {zoom:.1f}x", "dim")
         return info
 
