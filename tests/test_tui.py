@@ -645,3 +645,32 @@ def contrast(a, b) -> float:
 
     hi, lo = sorted((lum(a), lum(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+@run_async
+async def test_a_map_runs_table_shows_the_map_loss_and_never_scrolls_sideways(tmp_path):
+    from dataclasses import replace
+
+    from aecli.tui.widgets.epoch_table import EpochTable
+
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: not app.run_model.training_active)
+        rows = tuple(
+            {"epoch": e, "train_loss": 40.0 - e, "val_loss": 41.0 - e, "seconds": 1.0,
+             "images_per_second": 3952.0, "map_loss": 1.2 - e / 10}
+            for e in (1, 2)
+        )  # fmt: skip
+        app.run_model = replace(app.run_model, history=rows)
+        table = app.training_screen.query_one(EpochTable)
+        await pilot.pause(0.2)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels == ["epoch", "train", "valid", "map"]  # 32 cells: no room for img/s
+        assert [str(c) for c in table.get_row_at(0)] == ["2", "38.00", "39.00", "1.000"]
+        assert table.virtual_size.width <= table.size.width
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause(0.3)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels == ["epoch", "train", "valid", "map", "img/s"]
+        assert str(table.get_row_at(1)[4]) == "3,952"
+        assert table.virtual_size.width <= table.size.width

@@ -18,6 +18,7 @@ class EpochTable(DataTable, can_focus=False):
 
     COLUMNS = ("epoch", "train", "valid", "img/s")
     LIMIT = 200
+    MAP_WIDTH = 38  # cells five columns need: epoch, train, valid, map, img/s
 
     history: reactive[tuple[dict[str, Any], ...]] = reactive((), repaint=False)
 
@@ -28,12 +29,21 @@ class EpochTable(DataTable, can_focus=False):
         # After the mount completes (a change during it was skipped by the watcher).
         self.call_later(lambda: self._fill(self.history))
 
-    def _columns_for(self, with_map: bool) -> None:
+    def on_resize(self) -> None:
+        if self.is_mounted:  # after the layout, when the new width is known
+            self.call_after_refresh(lambda: self._fill(self.history))
+
+    def _columns_for(self, with_map: bool) -> tuple[str, ...]:
+        """Set the columns; a map run's table, when narrow, leaves out images/s (the
+        progress bar shows it) rather than scroll sideways."""
         names = self.COLUMNS[:3] + (("map",) if with_map else ()) + self.COLUMNS[3:]
+        if with_map and self.size.width < self.MAP_WIDTH:
+            names = names[:-1]
         if tuple(str(k.value) for k in self.columns) != names:
             self.clear(columns=True)
             for name in names:
                 self.add_column(name, key=name)
+        return names
 
     def watch_history(self, history: tuple[dict[str, Any], ...]) -> None:
         if self.is_mounted:
@@ -42,7 +52,7 @@ class EpochTable(DataTable, can_focus=False):
     def _fill(self, history: tuple[dict[str, Any], ...]) -> None:
         rows = list(history)[-self.LIMIT :][::-1]
         with_map = any(r.get("map_loss") is not None for r in rows)
-        self._columns_for(with_map)
+        names = self._columns_for(with_map)
         self.clear()
         for r in rows:
             val, ips, map_loss = r.get("val_loss"), r.get("images_per_second"), r.get("map_loss")
@@ -55,4 +65,4 @@ class EpochTable(DataTable, can_focus=False):
                 text = f"{float(map_loss):.3f}" if map_loss is not None else "-"
                 cells.append(Text(text, justify="right"))
             cells.append(Text(f"{float(ips):,.0f}" if ips else "-", justify="right"))
-            self.add_row(*cells)
+            self.add_row(*cells[: len(names)])
