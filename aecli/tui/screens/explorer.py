@@ -214,9 +214,9 @@ class ExplorerScreen(Screen):
         xmin, xmax, ymin, ymax = self.frame.bounds
         zoom = (self.home[1] - self.home[0]) / (xmax - xmin)
         info = Text(no_wrap=True, overflow="ellipsis")
-        info.append(f"{self.run_model.run_name if self.run_model else ''}", "bold")
+        # The run's name is in the title bar: this line keeps to the view, for 80 columns.
         if self.codes is not None:
-            info.append(f"  epoch {self.codes.epoch}", "dim")
+            info.append(f"epoch {self.codes.epoch}", "bold")
             info.append(f"  {self.codes.split}: {len(self.codes.points):,} codes", "dim")
         # Short enough for 80 columns: the view's code 1 range × its code 2 range.
         info.append(f"  view {xmin:+.2f}..{xmax:+.2f} × {ymin:+.2f}..{ymax:+.2f}", "dim")
