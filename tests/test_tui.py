@@ -674,3 +674,34 @@ async def test_a_map_runs_table_shows_the_map_loss_and_never_scrolls_sideways(tm
         assert labels == ["epoch", "train", "valid", "map", "img/s"]
         assert str(table.get_row_at(1)[4]) == "3,952"
         assert table.virtual_size.width <= table.size.width
+
+
+@run_async
+async def test_the_explorer_follows_a_map_that_grows_until_the_user_zooms(tmp_path):
+    """A map run's codes spread from about -1..1 to -10..10 over the epochs: the view frames
+    each epoch's codes while it is the automatic one, and stays put once the user zooms."""
+    from dataclasses import replace
+
+    from aecli.tui.messages import CodesReady
+    from aecli.tui.model import Codes
+
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: not app.run_model.training_active)
+        await pilot.press("e")
+        explorer = app.explorer_screen
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        first = explorer.codes
+        width = explorer.frame.bounds[1] - explorer.frame.bounds[0]
+        app.post_message(CodesReady(replace(first, epoch=2, points=first.points * 10)))
+        await wait_for(pilot, lambda: explorer.codes.epoch == 2)
+        grown = explorer.frame.bounds[1] - explorer.frame.bounds[0]
+        assert grown == pytest.approx(10 * width, rel=1e-3)
+        await pilot.press("plus")  # the user's own view from here on
+        mine = explorer.frame.bounds
+        app.post_message(CodesReady(Codes(3, first.points * 20, first.labels, first.split)))
+        await wait_for(pilot, lambda: explorer.codes.epoch == 3)
+        assert explorer.frame.bounds == mine
+        await pilot.press("c")  # fit: back to the newest codes' frame
+        fit = explorer.frame.bounds[1] - explorer.frame.bounds[0]
+        assert fit == pytest.approx(20 * width, rel=1e-3)

@@ -259,3 +259,10 @@ def test_a_waiting_progress_message_is_superseded_by_the_next_of_its_epoch():
     assert not waiting.can_replace(TrainerEvent(EpochProgress(3, 100, 600)))
     assert not waiting.can_replace(TrainerEvent(epoch_end(2)))
     assert not TrainerEvent(epoch_end(2)).can_replace(TrainerEvent(epoch_end(3)))
+
+
+def test_a_map_runs_epoch_end_keeps_the_map_loss_in_the_history():
+    ev = replace(epoch_end(1), map_loss=0.95)
+    m = run_through(started(), ev)
+    assert m.history[0]["map_loss"] == 0.95
+    assert "map_loss" not in run_through(started(), epoch_end(1)).history[0]  # a plain run

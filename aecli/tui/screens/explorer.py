@@ -160,14 +160,21 @@ class ExplorerScreen(Screen):
             self._info(Text(m.explorer_note, style="dim"))
 
     def _take_codes(self, codes: Codes) -> None:
-        """New encoded points; the first ones also frame the view on them."""
+        """New encoded points. The first ones frame the view on them; later ones (the next
+        epoch's model) re-frame it while the user has not zoomed or panned, so a map whose
+        scale grows epoch by epoch (a UMAP term spreads codes over -10..10) stays in view."""
         first = self.codes is None
+        following = first or self.frame.bounds == self.home
         self.codes = codes
         self.query_one(CodeMap).codes = codes
-        if first:
-            self.home = frame_points(codes.points)
-            cursor = tuple(float(v) for v in np.median(codes.points[:, :2], axis=0))
-            self.set_reactive(ExplorerScreen.frame, Frame(self.home, cursor))  # drawn below
+        self.home = frame_points(codes.points)  # what "c" (fit) goes back to
+        if following:
+            xmin, xmax, ymin, ymax = self.home
+            x, y = self.frame.cursor
+            if first or not (xmin <= x <= xmax and ymin <= y <= ymax):
+                x, y = (float(v) for v in np.median(codes.points[:, :2], axis=0))
+            picked = None if first else self.frame.picked
+            self.set_reactive(ExplorerScreen.frame, Frame(self.home, (x, y), picked))
         self._draw()
 
     @property
