@@ -214,9 +214,7 @@ def test_a_pause_keeps_its_status_while_progress_arrives():
 def test_finished_and_stopped_say_so():
     m = run_through(started(), epoch_end(1), epoch_end(2), epoch_end(3), EXAMPLES[TrainingFinished])
     assert m.final_event is EXAMPLES[TrainingFinished]
-    assert m.status.text == (
-        "finished: 3 epochs, train 25.00 (loss per image); e: explorer, q: quit"
-    )
+    assert m.status.text == ("finished: 3 epochs; loss per image train 25.00")
     stop = TrainingStopped(1, "stopped", "stopped by the user", Path("run/latest.ckpt"))
     m = run_through(started(), epoch_end(1), stop)
     assert m.status.text == "stopped after epoch 1: checkpoint run/latest.ckpt; press r to resume"
@@ -266,3 +264,10 @@ def test_a_map_runs_epoch_end_keeps_the_map_loss_in_the_history():
     m = run_through(started(), ev)
     assert m.history[0]["map_loss"] == 0.95
     assert "map_loss" not in run_through(started(), epoch_end(1)).history[0]  # a plain run
+
+
+def test_the_finished_line_fits_80_columns():
+    summary = {"epochs": 100, "train_loss": 109.42, "val_loss": 109.91, "test_loss": 108.6}
+    text = model.finished_text(TrainingFinished(summary, model=None), 100)
+    assert text == "finished: 100 epochs; loss per image train 109.42, val 109.91, test 108.60"
+    assert len(text) <= 78

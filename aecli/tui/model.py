@@ -252,14 +252,16 @@ def _checkpoint_saved(ev: CheckpointSaved, m: RunModel, now: float) -> RunModel:
 
 
 def finished_text(ev: TrainingFinished, epochs: int) -> str:
-    """The status line after the last epoch: the summary's losses and the keys to go on."""
+    """The status line after the last epoch: the summary's losses, short enough for 80
+    columns (the keys to go on are in the keys bar)."""
     s = ev.summary or {}
-    parts = [f"finished: {s.get('epochs', epochs)} epochs"]
-    for key, label in (("train_loss", "train"), ("val_loss", "validation"), ("test_loss", "test")):
+    parts = []
+    for key, label in (("train_loss", "train"), ("val_loss", "val"), ("test_loss", "test")):
         v = s.get(key)
         if isinstance(v, (int, float)):
             parts.append(f"{label} {v:.2f}")
-    return ", ".join(parts) + " (loss per image); e: explorer, q: quit"
+    done = f"finished: {s.get('epochs', epochs)} epochs"
+    return f"{done}; loss per image {', '.join(parts)}" if parts else done
 
 
 def _finished(ev: TrainingFinished, m: RunModel, now: float) -> RunModel:
