@@ -60,6 +60,7 @@ class EpochEnd:
     seconds: float
     images_per_second: float
     model: Any = field(repr=False, compare=False)  # the TiedAutoencoder after this epoch
+    map_loss: float | None = None  # the map term's mean per step ([map] kind != "none")
 
 
 @dataclass(frozen=True)

@@ -469,3 +469,239 @@ def test_tui_modules_do_not_import_jax():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@run_async
+async def test_explorer_exports_are_the_clis_figures(tmp_path, monkeypatch):
+    """``d``: black ink on white, as every aecli figure; ``g``: the sheet ``aecli generate``
+    draws (``render.figures.decode_grid_sheet``), on round code values whose tick labels do
+    not run into each other."""
+    from PIL import Image
+
+    from aecli.render import figures
+
+    sheets = []
+
+    def recording(*args, **kwargs):
+        sheets.append((args, fig := real(*args, **kwargs)))
+        return fig
+
+    real = figures.decode_grid_sheet
+    monkeypatch.setattr(figures, "decode_grid_sheet", recording)
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
+        await pilot.press("e")
+        explorer = app.explorer_screen
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        await pilot.press("3", "plus", "plus", "right")  # an odd cursor, a zoomed view
+        await pilot.press("d", "g")
+        figures_dir = tmp_path / "run" / "figures"
+        await wait_for(pilot, lambda: len(list(figures_dir.glob("*.png"))) == 2, timeout=30)
+    decoded = np.asarray(Image.open(next(figures_dir.glob("decoded-*.png"))).convert("L"))
+    assert np.median(decoded) > 200 and decoded.min() < 60  # white paper, dark ink
+    (_, xs, ys), fig = sheets[0]
+    step = xs[1] - xs[0]
+    assert any(step == pytest.approx(m * 10.0**e) for m in (1, 2, 2.5, 5) for e in range(-3, 2))
+    assert np.allclose(np.round(xs / step), xs / step) and np.allclose(ys, xs[::-1] + ys[4] - xs[4])
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert len(boxes) >= 3 and all(len(t.get_text()) <= 6 for t in fig.axes[0].get_xticklabels())
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:], strict=False))  # apart
+
+
+def test_round_step():
+    from aecli.tui.screens.explorer import round_step
+
+    assert [round_step(v) for v in (0.237, 0.09, 1.0, 3.7, 27.0)] == [0.2, 0.05, 1.0, 2.5, 25.0]
+
+
+def bar_text(app: AecliApp) -> str:
+    from aecli.tui.widgets.keys_bar import KeysBar
+
+    return app.screen.query_one(KeysBar).plain()
+
+
+def assert_every_key_listed(app: AecliApp) -> None:
+    """Each key bound on the screen now (and not refused by check_action) is in its bar."""
+    from aecli.tui.widgets.keys_bar import HIDDEN_ACTIONS
+
+    text = bar_text(app)
+    for active in app.screen.active_bindings.values():
+        b = active.binding
+        if b.action in HIDDEN_ACTIONS or not active.enabled:
+            continue
+        assert app.get_key_display(b) in text, (b.key, text)
+        assert b.description in text, (b.key, text)
+
+
+@run_async
+async def test_the_keys_bar_lists_every_key_and_fits_80_columns(tmp_path):
+    from aecli.tui.widgets.keys_bar import KeysBar
+    from aecli.tui.widgets.title_bar import TitleBar
+
+    gate = threading.Semaphore(0)
+    app, _ = make_app(tmp_path, epochs=2, gate=gate)
+    async with app.run_test(size=(80, 24)) as pilot:
+        gate.release(2)
+        await wait_for(pilot, lambda: progress(app).done > 0)
+        await pilot.pause()
+        training = "p Pause s Stop f PNGs e Explorer v View m Text q Quit ^t Theme ^c/^q Quit now"
+        assert bar_text(app) == training  # one line at 80 columns
+        assert_every_key_listed(app)
+        title = app.screen.query_one(TitleBar).render().plain
+        assert title.startswith("▦ aecli · scripted  ") and title.endswith("/run")
+        assert len(title) <= 78  # inside the padding: nothing cut or wrapped
+        await pilot.press("q")  # the quit question lists its keys too
+        assert isinstance(app.screen, QuitScreen)
+        assert " ".join(bar_text(app).split()) == (
+            "⏎ Press button y Stop, save and quit n/esc Keep training ^c/^q Quit now"
+        )  # enter presses the focused button; ctrl+t does nothing here, ctrl+c does
+        assert_every_key_listed(app)
+        await pilot.press("n")
+        gate.release(100)
+        await wait_for(pilot, lambda: not app.run_model.training_active)
+        await pilot.pause()
+        assert bar_text(app).startswith("f PNGs") and "Pause" not in bar_text(app)
+        await pilot.press("e")
+        explorer = app.explorer_screen
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        await pilot.pause()
+        text = bar_text(app)
+        for item in ("←↑↓→ Move", "⇧←↑↓→ Fast", "+/- Zoom", "c Fit", "0-9 Class", "d PNG"):
+            assert item in text
+        for item in ("g Grid PNG", "t/esc Train", "m Text", "q Quit", "^t Theme"):
+            assert item in text
+        assert "A-J" not in text and "Resume" not in text  # digits; a finished run
+        assert_every_key_listed(app)
+        lines = text.splitlines()
+        bar = explorer.query_one(KeysBar)
+        assert len(lines) == 2 and bar.size.height == 2  # wrapped, not cut
+        assert all(len(line) <= 78 for line in lines)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert "\n" not in bar_text(app) and bar.size.height == 1
+
+
+@run_async
+async def test_ctrl_q_saves_and_quits_like_ctrl_c(tmp_path):
+    gate = threading.Semaphore(0)
+    app, trainer = make_app(tmp_path, epochs=5, gate=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        gate.release(4)
+        await wait_for(pilot, lambda: app.run_model.epochs_done == 1)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert isinstance(app.run_model.final_event, TrainingStopped)
+    assert trainer.saves[-1][1] == 1
+
+
+@pytest.mark.parametrize("theme", ["aecli-dark", "aecli-light"])
+@run_async
+async def test_both_themes_paint_every_colour_themselves(tmp_path, theme):
+    """No cell of the screen is left to the terminal's default colours, in either theme,
+    and the header and keys bar contrast with their text (WCAG ratio >= 4.5)."""
+    from textual.color import Color
+
+    from aecli.tui.widgets.keys_bar import KeysBar
+    from aecli.tui.widgets.title_bar import TitleBar
+
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.run_model.preview is not None)
+        app.theme = theme
+        await pilot.pause(0.2)
+        for screen in ("training", "explorer"):
+            if screen == "explorer":
+                await pilot.press("e")
+                await wait_for(pilot, lambda: app.explorer_screen.codes is not None)
+                await pilot.pause(0.2)
+            for y, strip in enumerate(app.screen._compositor.render_strips()):
+                for seg in strip:
+                    if seg.text.strip():
+                        style = seg.style
+                        assert style is not None and style.bgcolor is not None, (y, seg.text)
+                        assert style.color is not None, (screen, y, seg.text)
+            for widget in (app.screen.query_one(TitleBar), app.screen.query_one(KeysBar)):
+                bg, fg = widget.styles.background, widget.styles.color
+                assert contrast(bg, fg) >= 4.5, (theme, type(widget).__name__)
+            assert (
+                contrast(
+                    Color.parse(app.theme_variables["warning"]),
+                    Color.parse(app.theme_variables["background"]),
+                )
+                >= 4.5
+            )
+
+
+def contrast(a, b) -> float:
+    def lum(c) -> float:
+        def ch(v: int) -> float:
+            v = v / 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        r, g, b_ = c.rgb
+        return 0.2126 * ch(r) + 0.7152 * ch(g) + 0.0722 * ch(b_)
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@run_async
+async def test_a_map_runs_table_shows_the_map_loss_and_never_scrolls_sideways(tmp_path):
+    from dataclasses import replace
+
+    from aecli.tui.widgets.epoch_table import EpochTable
+
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: not app.run_model.training_active)
+        rows = tuple(
+            {"epoch": e, "train_loss": 40.0 - e, "val_loss": 41.0 - e, "seconds": 1.0,
+             "images_per_second": 3952.0, "map_loss": 1.2 - e / 10}
+            for e in (1, 2)
+        )  # fmt: skip
+        app.run_model = replace(app.run_model, history=rows)
+        table = app.training_screen.query_one(EpochTable)
+        await pilot.pause(0.2)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels == ["epoch", "train", "valid", "map"]  # 32 cells: no room for img/s
+        assert [str(c) for c in table.get_row_at(0)] == ["2", "38.00", "39.00", "1.000"]
+        assert table.virtual_size.width <= table.size.width
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause(0.3)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels == ["epoch", "train", "valid", "map", "img/s"]
+        assert str(table.get_row_at(1)[4]) == "3,952"
+        assert table.virtual_size.width <= table.size.width
+
+
+@run_async
+async def test_the_explorer_follows_a_map_that_grows_until_the_user_zooms(tmp_path):
+    """A map run's codes spread from about -1..1 to -10..10 over the epochs: the view frames
+    each epoch's codes while it is the automatic one, and stays put once the user zooms."""
+    from dataclasses import replace
+
+    from aecli.tui.messages import CodesReady
+    from aecli.tui.model import Codes
+
+    app, _ = make_app(tmp_path, epochs=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: not app.run_model.training_active)
+        await pilot.press("e")
+        explorer = app.explorer_screen
+        await wait_for(pilot, lambda: explorer.codes is not None)
+        first = explorer.codes
+        width = explorer.frame.bounds[1] - explorer.frame.bounds[0]
+        app.post_message(CodesReady(replace(first, epoch=2, points=first.points * 10)))
+        await wait_for(pilot, lambda: explorer.codes.epoch == 2)
+        grown = explorer.frame.bounds[1] - explorer.frame.bounds[0]
+        assert grown == pytest.approx(10 * width, rel=1e-3)
+        await pilot.press("plus")  # the user's own view from here on
+        mine = explorer.frame.bounds
+        app.post_message(CodesReady(Codes(3, first.points * 20, first.labels, first.split)))
+        await wait_for(pilot, lambda: explorer.codes.epoch == 3)
+        assert explorer.frame.bounds == mine
+        await pilot.press("c")  # fit: back to the newest codes' frame
+        fit = explorer.frame.bounds[1] - explorer.frame.bounds[0]
+        assert fit == pytest.approx(20 * width, rel=1e-3)

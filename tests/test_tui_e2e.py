@@ -114,3 +114,90 @@ def test_the_tui_error_of_an_image_is_aecli_reconstructs(tiny_mnist_dir, tmp_pat
     tui = [float(e) for e in preview.errors]
     # Same function, other batch shapes: equal up to float32 rounding.
     assert tui == pytest.approx([by_index[int(i)] for i in samples.indices], rel=1e-5)
+
+
+def _tiny(name: str, tiny_mnist_dir, **overrides) -> Config:
+    return Config(name=name).replace(
+        **{
+            "data.dataset": str(tiny_mnist_dir / "mnist"),
+            "train.epochs": 2,
+            "train.batch_size": 25,
+            "train.chunks_per_epoch": 2,
+            "train.device": "cpu",
+            **overrides,
+        }
+    )
+
+
+def test_a_map_run_trains_live_and_explores_in_the_tui(tiny_mnist_dir, tiny_mnist, tmp_path):
+    """Issue 13: the live screen and the explorer work unchanged for a run with a UMAP term;
+    the map term's loss shows in the epoch table, and both PNG exports work."""
+    from aecli.tui.widgets.epoch_table import EpochTable
+
+    config = _tiny(
+        "tiny-map",
+        tiny_mnist_dir,
+        **{"map.kind": "umap", "map.weight": 30.0, "map.edges_per_step": 32},
+    )
+    run_dir = tmp_path / "map"
+    app = create_app(config=config, run_dir=run_dir, data=tiny_mnist)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _wait(pilot, lambda: isinstance(app.run_model.final_event, TrainingFinished))
+            await _wait(pilot, lambda: app.run_model.preview is not None)
+            rows = app.run_model.history
+            assert [r["epoch"] for r in rows] == [1, 2]
+            assert all(r["map_loss"] > 0 for r in rows)  # the map term, live from the loop
+            table = app.training_screen.query_one(EpochTable)
+            await _wait(pilot, lambda: table.row_count == 2)
+            assert [str(c.label) for c in table.columns.values()][3] == "map"
+            assert str(table.get_row_at(0)[3]) == f"{rows[-1]['map_loss']:.3f}"
+            await pilot.press("e")
+            explorer = app.explorer_screen
+            await _wait(pilot, lambda: explorer.codes is not None)
+            assert explorer.codes.points.shape == (100, 2)
+            before = explorer.query_one(DecodedView).image.copy()
+            await pilot.press("shift+right", "shift+up")
+            assert not np.allclose(before, explorer.query_one(DecodedView).image)
+            await pilot.press("d", "g")
+            figures = run_dir / "figures"
+            await _wait(pilot, lambda: len(list(figures.glob("*.png"))) == 2)
+            await pilot.press("q")
+            await _wait(pilot, lambda: not app.is_running)
+
+    asyncio.run(scenario())
+    assert app.run_model.error is None
+
+
+def test_an_untied_run_opens_in_the_explorer_and_decodes(tiny_mnist_dir, tiny_mnist, tmp_path):
+    """``model.tied = false``: ``aecli tui RUN`` decodes with the run's own decoder."""
+    from aecli.checkpoint import load_checkpoint
+    from aecli.latent import codes
+    from aecli.model import UntiedAutoencoder
+    from aecli.training import train
+
+    run_dir = tmp_path / "untied"
+    config = _tiny("tiny-untied", tiny_mnist_dir, **{"model.tied": False, "train.epochs": 1})
+    list(train(config, run_dir=run_dir, data=tiny_mnist))
+    model = load_checkpoint(run_dir).model
+    assert isinstance(model, UntiedAutoencoder)
+    app = create_app(run_dir=run_dir, explore=True)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 32)) as pilot:
+            explorer = app.explorer_screen
+            await _wait(pilot, lambda: explorer.codes is not None)
+            assert explorer.codes.points.shape == (100, 2)
+            assert "finished run: 1/1 epochs" in app.run_model.status.text
+            await pilot.press("shift+left", "shift+down")
+            code = np.asarray(explorer.frame.cursor, np.float32)[None]
+            shown = explorer.query_one(DecodedView).image
+            np.testing.assert_allclose(shown, codes.decode(model, code)[0], atol=1e-6)
+            await pilot.press("t")  # the training screen of a finished run: its history
+            assert app.screen is app.training_screen and len(app.run_model.history) == 1
+            await pilot.press("q")
+            await _wait(pilot, lambda: not app.is_running)
+
+    asyncio.run(scenario())
+    assert app.run_model.error is None

@@ -111,6 +111,86 @@ def test_progress_measures_the_live_speed_within_an_epoch():
     assert bars.epoch_eta == pytest.approx(0.5) and bars.eta == pytest.approx(4.5)
 
 
+def resumed_epoch(stamps, *, n_train=55_000, chunks=16, start_epoch=5):
+    """A resumed run's first epoch: each chunk's progress event at its stamp."""
+    per = n_train // chunks
+    ev = replace(started(start_epoch), n_train=n_train, epochs=start_epoch + 5)
+    events = [ev, Compiling()] + [
+        EpochProgress(start_epoch + 1, per * (i + 1), n_train) for i in range(len(stamps))
+    ]
+    return run_through(*events, times=[0.0, 0.0, *stamps])
+
+
+def test_the_speed_right_after_a_resume_is_the_training_speed():
+    # 86,000 img/s: a chunk of 3,437 images every 40 ms, but the second chunk is read 5 ms
+    # after the first (the device ran it while the first was read). Measured over one chunk
+    # that gave 687,400 img/s; over half a second it is the real speed.
+    stamps = [100.0, 100.005] + [100.005 + 0.04 * k for k in range(1, 15)]
+    early = resumed_epoch(stamps[:3])
+    assert early.progress.live_rate is None  # not measured yet: not half a second
+    assert model.progress_bars(early).rate is None  # "-- img/s", not 673,743
+    m = resumed_epoch(stamps)
+    per = 55_000 // 16
+    expected = (len(stamps) - 1) * per / (stamps[-1] - stamps[0])
+    assert m.progress.live_rate == pytest.approx(expected)
+    assert 80_000 < m.progress.live_rate < 95_000
+    # What the epoch bar shows: the live figure, and an ETA from it.
+    bars = model.progress_bars(m)
+    assert bars.rate == m.progress.live_rate
+    assert bars.epoch_eta == pytest.approx((55_000 - len(stamps) * per) / expected)
+
+
+def test_a_new_epoch_and_an_unpause_measure_afresh():
+    m = resumed_epoch([0.0, 0.25, 0.5, 0.75, 1.0])  # 3,437 images per 0.25 s
+    assert m.progress.live_rate == pytest.approx(3437 / 0.25)
+    m = model.paused(m)
+    m = model.apply(m, EpochProgress(6, 6 * 3437, 55_000), 1.25)  # the chunk under way
+    m = model.unpaused(m, now=60.0)  # a minute later
+    assert m.progress.live_rate is None and m.progress.t0 is None
+    # An event stamped before the unpause (still queued) starts nothing: the minute paused
+    # is not in the figure.
+    m = model.apply(m, EpochProgress(6, 7 * 3437, 55_000), 59.0)
+    assert m.progress.t0 is None
+    for k, t in enumerate([60.1, 60.35, 60.6, 60.85]):
+        m = model.apply(m, EpochProgress(6, (8 + k) * 3437, 55_000), t)
+    assert m.progress.live_rate == pytest.approx(3 * 3437 / 0.75)
+    # The next epoch: no live figure from this one's counts, the loop's epoch rate shows.
+    m = model.apply(m, replace(epoch_end(6), epoch=6, epochs=10, images_per_second=13_000.0), 61)
+    m = model.apply(m, EpochProgress(7, 3437, 55_000), 61.5)
+    assert m.progress.live_rate is None and model.progress_bars(m).rate == 13_000.0
+
+
+def test_the_worker_stamps_each_event_when_the_loop_yields_it(tmp_path):
+    from aecli.tui import workers
+    from aecli.tui.demo import FakeSplits, demo_backend
+    from aecli.tui.messages import TrainerEvent
+
+    times = iter([5.0, 5.5, 7.0])
+    events = [started(), EpochProgress(1, 300, 600), EpochProgress(1, 600, 600)]
+    backend = demo_backend()
+    backend.trainer = lambda config, **kw: iter(events)
+    posted: list = []
+    workers.train(
+        posted.append, backend, config=CONFIG, run_dir=tmp_path, splits=FakeSplits(),
+        samples=None, resume=False, read_old_history=False,
+        control=model_control(), done=threading_event(), clock=lambda: next(times),
+    )  # fmt: skip
+    stamped = [(m.event, m.at) for m in posted if isinstance(m, TrainerEvent)]
+    assert stamped == list(zip(events, [5.0, 5.5, 7.0], strict=True))
+
+
+def model_control():
+    from aecli.events import TrainControl
+
+    return TrainControl()
+
+
+def threading_event():
+    import threading
+
+    return threading.Event()
+
+
 def test_epoch_end_adds_history_and_moves_to_the_next_epoch():
     m = run_through(started(), EpochProgress(1, 600, 600), epoch_end(1), epoch_end(1))
     assert [r["epoch"] for r in m.history] == [1]  # a repeated epoch replaces its row
@@ -127,21 +207,23 @@ def test_a_pause_keeps_its_status_while_progress_arrives():
     m = model.paused(run_through(started(), EpochProgress(1, 100, 600)))
     m = model.apply(m, EpochProgress(1, 200, 600), 1.0)
     assert m.status.text.startswith("paused after the current chunk")
-    m = model.unpaused(m)
+    m = model.unpaused(m, 2.0)
     assert m.progress.t0 is None and m.status == model.Status("resumed", busy=True)
 
 
 def test_finished_and_stopped_say_so():
     m = run_through(started(), epoch_end(1), epoch_end(2), epoch_end(3), EXAMPLES[TrainingFinished])
     assert m.final_event is EXAMPLES[TrainingFinished]
-    assert m.status.text == (
-        "finished: 3 epochs, train 25.00 (loss per image); e: explorer, q: quit"
-    )
+    assert m.status.text == ("finished: 3 epochs; loss per image train 25.00")
     stop = TrainingStopped(1, "stopped", "stopped by the user", Path("run/latest.ckpt"))
     m = run_through(started(), epoch_end(1), stop)
     assert m.status.text == "stopped after epoch 1: checkpoint run/latest.ckpt; press r to resume"
     assert m.has_checkpoint and m.last_checkpoint == Path("run/latest.ckpt")
     assert m.progress.epoch == 1 and m.progress.done == 600
+    # Stopped before the first epoch ended: epoch 1 is not shown as done.
+    m = run_through(started(), EpochProgress(1, 300, 600), TrainingStopped(0, "stopped", "", None))
+    bars = model.progress_bars(m)
+    assert (bars.epoch, bars.images_done, bars.run_done) == (1, 0, 0)
 
 
 def test_a_stop_after_ctrl_c_is_an_interruption():
@@ -157,6 +239,8 @@ def test_bars_before_this_session_trains_show_the_run_state():
     bars = model.progress_bars(m)
     assert (bars.epoch, bars.epochs, bars.run_done, bars.run_total) == (2, 3, 2, 3)
     assert bars.rate is None and bars.eta is None
+    fresh = model.progress_bars(RunModel(Path("run"), config=CONFIG))
+    assert (fresh.epoch, fresh.images_done, fresh.run_done) == (1, 0, 0)  # not "epoch 0 100%"
 
 
 def test_info_line_falls_back_to_the_config_and_question_marks():
@@ -173,3 +257,17 @@ def test_a_waiting_progress_message_is_superseded_by_the_next_of_its_epoch():
     assert not waiting.can_replace(TrainerEvent(EpochProgress(3, 100, 600)))
     assert not waiting.can_replace(TrainerEvent(epoch_end(2)))
     assert not TrainerEvent(epoch_end(2)).can_replace(TrainerEvent(epoch_end(3)))
+
+
+def test_a_map_runs_epoch_end_keeps_the_map_loss_in_the_history():
+    ev = replace(epoch_end(1), map_loss=0.95)
+    m = run_through(started(), ev)
+    assert m.history[0]["map_loss"] == 0.95
+    assert "map_loss" not in run_through(started(), epoch_end(1)).history[0]  # a plain run
+
+
+def test_the_finished_line_fits_80_columns():
+    summary = {"epochs": 100, "train_loss": 109.42, "val_loss": 109.91, "test_loss": 108.6}
+    text = model.finished_text(TrainingFinished(summary, model=None), 100)
+    assert text == "finished: 100 epochs; loss per image train 109.42, val 109.91, test 108.60"
+    assert len(text) <= 78

@@ -339,6 +339,7 @@ def _epoch_end(row: dict[str, Any], epochs: int, model: Any) -> EpochEnd:
         seconds=row["seconds"],
         images_per_second=row["images_per_second"],
         model=model,
+        map_loss=row.get("map_loss"),
     )
 
 

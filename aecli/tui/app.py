@@ -31,7 +31,7 @@ from textual.reactive import var
 
 from aecli.events import TrainControl
 from aecli.render import textart
-from aecli.tui import model, workers
+from aecli.tui import model, themes, workers
 from aecli.tui.backend import Backend
 from aecli.tui.messages import (
     CodesReady,
@@ -60,9 +60,13 @@ class AecliApp(App[Any]):
     TITLE = "aecli"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    ENABLE_COMMAND_PALETTE = False  # every key is in the keys bar; no hidden palette key
     BINDINGS = [
-        Binding("ctrl+c", "interrupt", "Stop, save, quit", show=False, priority=True),
-        Binding("ctrl+t", "toggle_dark", "Dark/light", show=False),
+        Binding("ctrl+t", "toggle_dark", "Theme", key_display="^t"),
+        # Both quit at once (while training: stop after the chunk, save, then quit). Textual's
+        # own ctrl+q would quit without saving; here it does what ctrl+c does.
+        Binding("ctrl+c", "interrupt", "Quit now", key_display="^c", priority=True),
+        Binding("ctrl+q", "interrupt", "Quit now", key_display="^q", priority=True),
     ]
 
     run_model: var[RunModel] = var(RunModel(Path()), init=False)
@@ -93,12 +97,19 @@ class AecliApp(App[Any]):
         self.set_reactive(AecliApp.run_model, RunModel(Path(run_dir), config=config, splits=data))
         # Half blocks need colour; with NO_COLOR the shading ramp keeps digits readable.
         self.set_reactive(AecliApp.render_mode, "shade" if os.environ.get("NO_COLOR") else "blocks")
+        for theme in themes.THEMES:
+            self.register_theme(theme)
+        self.theme = themes.DARK.name
         self.training_screen = TrainingScreen()
         self.explorer_screen = ExplorerScreen(np.random.default_rng(seed))
         self._exit_after_training = False
         self._codes_pending: int | None = None
         self._train_thread_done = threading.Event()
         self._train_thread_done.set()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """aecli's own theme variables (header, keys bar, chart lines), for any theme."""
+        return dict(themes.DARK.variables)
 
     # -- lifecycle -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -160,11 +171,12 @@ class AecliApp(App[Any]):
             read_old_history=resume and not m.history,
             control=self.control,
             done=self._train_thread_done,
+            clock=self.clock,
         )
 
     # -- messages from the workers (UI thread) ----------------------------------------------
     def on_trainer_event(self, message: TrainerEvent) -> None:
-        self.run_model = model.apply(self.run_model, message.event, self.clock())
+        self.run_model = model.apply(self.run_model, message.event, message.at)
 
     def on_notice(self, message: Notice) -> None:
         m = self.run_model
@@ -267,7 +279,7 @@ class AecliApp(App[Any]):
             return
         if self.control.paused:
             self.control.unpause()
-            self.run_model = model.unpaused(self.run_model)
+            self.run_model = model.unpaused(self.run_model, self.clock())
         else:
             self.control.pause()
             self.run_model = model.paused(self.run_model)
@@ -317,7 +329,7 @@ class AecliApp(App[Any]):
 
     def action_toggle_dark(self) -> None:
         """Switch between the dark and the light theme."""
-        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+        self.theme = themes.other(self.theme)
 
     # -- quitting ---------------------------------------------------------------------------
     def action_quit_app(self) -> None:

@@ -26,13 +26,21 @@ def _grid(images: np.ndarray, xs: Sequence[float], ys: Sequence[float], *, title
 
 
 def image_figure(image: np.ndarray, *, title: str):
-    """One decoded image, large."""
+    """One decoded image, large, drawn as every aecli figure draws images: black ink on white
+    (``gray_r`` over ``aecli.render.palette.to_unit``) in a light frame, as the sample sheet
+    and the reconstructions do."""
     from matplotlib.figure import Figure
+
+    from aecli.render.palette import to_unit
 
     fig = Figure(figsize=(3.2, 3.4), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(np.asarray(image, np.float32), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_axis_off()
+    ax.imshow(to_unit(image), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_edgecolor("#b0b0b0")
+        spine.set_linewidth(0.6)
     ax.set_title(title, fontsize=9)
     return fig
 
@@ -102,5 +110,7 @@ def save_grid_around(
     from aecli.render.figures import save_figure
 
     path = Path(out_dir) / f"grid-{'_'.join(_fmt(v) for v in center)}.png"
-    label = ", ".join(f"{v:.2f}" for v in center)
-    return save_figure(_grid(images, xs, ys, title=f"{name}: around ({label})"), path)
+    label = ", ".join(f"{v:g}" for v in center)
+    step = f", step {abs(xs[1] - xs[0]):g}" if len(xs) > 1 else ""
+    title = f"{name}: {len(ys)}x{len(xs)} codes decoded around ({label}){step}"
+    return save_figure(_grid(images, xs, ys, title=title), path)

@@ -21,9 +21,12 @@ from aecli.tui.model import Codes, Preview, Samples
 
 @dataclass
 class TrainerEvent(Message):
-    """One ``aecli.events`` value from the training loop, as it came."""
+    """One ``aecli.events`` value from the training loop, as it came, and ``at``: the clock
+    when the training thread received it. Speeds are measured with ``at``, not with the time
+    the UI thread gets round to the message (which lags by whatever else it was doing)."""
 
     event: Any
+    at: float = 0.0
 
     def can_replace(self, message: Message) -> bool:
         # A flood of progress events coalesces: one still waiting is superseded by the next

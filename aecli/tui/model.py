@@ -32,6 +32,9 @@ from aecli.events import (
 )
 from aecli.latent.grid import grid_values
 
+# Bars and progress_bars are re-exported: the screens and tests take them from here.
+from aecli.tui.speed import Bars, Progress, measure, progress_bars  # noqa: F401
+
 
 @dataclass(frozen=True, eq=False)
 class Samples:
@@ -66,7 +69,10 @@ class Codes:
 
 @dataclass(frozen=True)
 class Status:
-    """The status line: a sentence, its rich style, and whether a spinner runs."""
+    """The status line: a sentence, its rich style, and whether a spinner runs.
+
+    ``style`` names theme colours as ``$warning``, ``$success``, ``$error`` (resolved by the
+    status line with ``aecli.tui.themes.resolve``), never terminal colour names."""
 
     text: str = ""
     style: str = ""
@@ -93,39 +99,6 @@ class InfoLine:
     source: str
     device: str
     n_params: int | None
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where this session's training is: the epoch, images done, and the measured speed.
-
-    ``rate`` is the last finished epoch's images/s; ``live_rate`` is measured within the
-    current epoch from ``t0``/``d0`` (the time and images done when the measurement began).
-    """
-
-    epoch: int = 1
-    epochs: int = 0
-    n_train: int = 0
-    done: int = 0
-    rate: float | None = None
-    live_rate: float | None = None
-    t0: float | None = None
-    d0: int = 0
-
-
-@dataclass(frozen=True)
-class Bars:
-    """What the two progress bars show (``run_done``/``run_total`` count images)."""
-
-    epoch: int
-    epochs: int
-    images_done: int
-    images_total: int
-    run_done: float
-    run_total: float
-    rate: float | None
-    eta: float | None
-    epoch_eta: float | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,16 +201,15 @@ def _started(ev: RunStarted, m: RunModel, now: float) -> RunModel:
 
 def _compiling(ev: Compiling, m: RunModel, now: float) -> RunModel:
     return replace(
-        m, status=Status(f"{ev.message} (first epoch only)…", style="bold yellow", busy=True)
+        m, status=Status(f"{ev.message} (first epoch only)…", style="bold $warning", busy=True)
     )
 
 
 def _epoch_progress(ev: EpochProgress, m: RunModel, now: float) -> RunModel:
     p = m.progress or Progress()
-    if p.epoch != ev.epoch or p.t0 is None:  # a new epoch (or after a pause): measure afresh
-        p = replace(p, epoch=ev.epoch, t0=now, d0=ev.images_done)
-    elif now > p.t0 and ev.images_done > p.d0:
-        p = replace(p, live_rate=(ev.images_done - p.d0) / (now - p.t0))
+    if p.epoch != ev.epoch:  # a new epoch: its images count from here, the old rate is gone
+        p = replace(p, epoch=ev.epoch, t0=None, live_rate=None)
+    p = measure(p, ev.images_done, now, paused=m.paused)
     p = replace(p, done=ev.images_done, n_train=ev.images_total or p.n_train)
     status = m.status
     if not m.paused and not m.stopping:  # keep "paused…"/"stopping…" until the loop obeys
@@ -246,14 +218,17 @@ def _epoch_progress(ev: EpochProgress, m: RunModel, now: float) -> RunModel:
 
 
 def history_row(event: EpochEnd) -> dict[str, Any]:
-    """An ``EpochEnd`` as a metrics row."""
-    return {
+    """An ``EpochEnd`` as a metrics row (``map_loss`` only for a run with a map term)."""
+    row = {
         "epoch": event.epoch,
         "train_loss": event.train_loss,
         "val_loss": event.val_loss,
         "seconds": event.seconds,
         "images_per_second": event.images_per_second,
     }
+    if event.map_loss is not None:
+        row["map_loss"] = event.map_loss
+    return row
 
 
 def _epoch_end(ev: EpochEnd, m: RunModel, now: float) -> RunModel:
@@ -277,18 +252,20 @@ def _checkpoint_saved(ev: CheckpointSaved, m: RunModel, now: float) -> RunModel:
 
 
 def finished_text(ev: TrainingFinished, epochs: int) -> str:
-    """The status line after the last epoch: the summary's losses and the keys to go on."""
+    """The status line after the last epoch: the summary's losses, short enough for 80
+    columns (the keys to go on are in the keys bar)."""
     s = ev.summary or {}
-    parts = [f"finished: {s.get('epochs', epochs)} epochs"]
-    for key, label in (("train_loss", "train"), ("val_loss", "validation"), ("test_loss", "test")):
+    parts = []
+    for key, label in (("train_loss", "train"), ("val_loss", "val"), ("test_loss", "test")):
         v = s.get(key)
         if isinstance(v, (int, float)):
             parts.append(f"{label} {v:.2f}")
-    return ", ".join(parts) + " (loss per image); e: explorer, q: quit"
+    done = f"finished: {s.get('epochs', epochs)} epochs"
+    return f"{done}; loss per image {', '.join(parts)}" if parts else done
 
 
 def _finished(ev: TrainingFinished, m: RunModel, now: float) -> RunModel:
-    status = Status(finished_text(ev, m.epochs_done), style="bold green")
+    status = Status(finished_text(ev, m.epochs_done), style="bold $success")
     return replace(m, final_event=ev, status=status)
 
 
@@ -302,10 +279,11 @@ def _stopped(ev: TrainingStopped, m: RunModel, now: float) -> RunModel:
         m,
         final_event=ev,
         epochs_done=ev.epoch,
-        progress=replace(p, epoch=max(1, ev.epoch), done=p.n_train, t0=None),
+        # Stopped after epoch k: the epoch bar shows epoch k full (epoch 1 empty for k = 0).
+        progress=replace(p, epoch=max(1, ev.epoch), done=p.n_train if ev.epoch else 0, t0=None),
         has_checkpoint=m.has_checkpoint or ev.checkpoint is not None,
         last_checkpoint=ev.checkpoint if ev.checkpoint is not None else m.last_checkpoint,
-        status=Status(f"{ev.reason} after epoch {ev.epoch}: {where}{hint}", style="bold yellow"),
+        status=Status(f"{ev.reason} after epoch {ev.epoch}: {where}{hint}", style="bold $warning"),
     )
 
 
@@ -412,18 +390,20 @@ def training_started(model: RunModel) -> RunModel:
 def paused(model: RunModel) -> RunModel:
     """The user paused the loop (it holds after the current chunk)."""
     text = "paused after the current chunk: press p to go on"
-    return replace(model, paused=True, status=Status(text, "bold yellow"))
+    return replace(model, paused=True, status=Status(text, "bold $warning"))
 
 
-def unpaused(model: RunModel) -> RunModel:
-    """The loop goes on; the speed is measured afresh, without the pause."""
-    p = replace(model.progress, t0=None) if model.progress is not None else None
+def unpaused(model: RunModel, now: float) -> RunModel:
+    """The loop goes on at ``now``; the speed is measured afresh, from events after it."""
+    p = model.progress
+    if p is not None:
+        p = replace(p, t0=None, live_rate=None, not_before=now)
     return replace(model, paused=False, progress=p, status=Status("resumed", busy=True))
 
 
 def stopping(model: RunModel, text: str) -> RunModel:
     """The user asked the loop to stop (after its chunk, with a checkpoint)."""
-    return replace(model, stopping=True, status=Status(text, "bold yellow", busy=True))
+    return replace(model, stopping=True, status=Status(text, "bold $warning", busy=True))
 
 
 def failed(model: RunModel, error: BaseException, where: str) -> RunModel:
@@ -432,7 +412,7 @@ def failed(model: RunModel, error: BaseException, where: str) -> RunModel:
     return replace(
         model,
         error=error if where in ("training", "load") else model.error,
-        status=Status(text, "bold red"),
+        status=Status(text, "bold $error"),
         explorer_note=text if model.codes is None else model.explorer_note,
     )
 
@@ -450,22 +430,6 @@ def info_line(m: RunModel) -> InfoLine:
         device=i.device or "?",
         n_params=i.n_params,
     )
-
-
-def progress_bars(m: RunModel) -> Bars:
-    """The progress bars: this session's training, or the run's state before it trains."""
-    p = m.progress
-    epochs = (p.epochs if p is not None else 0) or m.total_epochs or 1
-    if p is None:
-        done = m.epochs_done
-        return Bars(min(done, epochs), epochs, 1, 1, done, epochs, None, None, None)
-    epoch = min(p.epoch, epochs)
-    rate = p.live_rate or p.rate
-    run_done = (epoch - 1) * p.n_train + p.done
-    run_total = epochs * p.n_train
-    eta = max(0, run_total - run_done) / rate if rate else None
-    epoch_eta = max(0, p.n_train - p.done) / rate if rate else None
-    return Bars(epoch, epochs, p.done, p.n_train, run_done, run_total, rate, eta, epoch_eta)
 
 
 def pick_samples(splits: Any, split: str = "test", per_class: int = 1, limit: int = 10) -> Samples:

@@ -83,11 +83,14 @@ def train(
     read_old_history: bool,
     control: TrainControl,
     done: threading.Event,
+    clock: Callable[[], float],
 ) -> None:
     """Iterate the training loop, posting every event and a preview after every epoch.
 
-    ``done`` is set when the thread ends, however it ends: after the app has exited no
-    message is read any more, and ``run_training_tui`` waits on it for the checkpoint.
+    Each event is stamped with ``clock()`` as it arrives from the loop (the app's speed
+    figures use that time). ``done`` is set when the thread ends, however it ends: after the
+    app has exited no message is read any more, and ``run_training_tui`` waits on it for the
+    checkpoint.
     """
     try:
         splits, samples = ensure_data(post, backend, config, splits, samples)
@@ -105,7 +108,7 @@ def train(
         )
         grid = _grid(config)
         for event in events:
-            post(TrainerEvent(event))
+            post(TrainerEvent(event, clock()))
             if isinstance(event, EpochEnd) and event.model is not None:
                 view = backend.make_view(event.model)
                 post(PreviewReady(make_preview(view, event.epoch, samples, grid)))

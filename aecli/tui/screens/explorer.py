@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -12,13 +13,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from aecli.render import textart
 from aecli.tui.messages import CodesWanted, SaveDecoded, SaveGrid
 from aecli.tui.model import Codes, RunModel
 from aecli.tui.widgets.code_map import CodeMap
 from aecli.tui.widgets.decoded_view import DecodedView
+from aecli.tui.widgets.keys_bar import KeysBar
+from aecli.tui.widgets.title_bar import TitleBar
 
 Bounds = tuple[float, float, float, float]
 
@@ -70,6 +73,12 @@ def zoomed(frame: Frame, factor: float) -> Frame:
     return replace(frame, bounds=bounds)
 
 
+def round_step(step: float) -> float:
+    """The largest of 1, 2, 2.5, 5 times a power of ten that is at most ``step`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(step))
+    return max(m * power for m in (1.0, 2.0, 2.5, 5.0) if m * power <= step * (1 + 1e-9))
+
+
 class ExplorerScreen(Screen):
     """Arrow keys (or a click) move the cursor; each move decodes one code, with the
     newest model, on the UI thread (one jitted call, warmed up by the workers).
@@ -78,37 +87,30 @@ class ExplorerScreen(Screen):
     split) and ``frame`` (the view) are this screen's own state.
     """
 
+    # Every key here is listed by the keys bar (KeysBar); keys that share a description
+    # show once ("←↑↓→ Move", "0-9 Class").
     BINDINGS = [
-        Binding("left", "move(-1, 0)", "Move", key_display="←↑↓→"),
-        Binding("right", "move(1, 0)", "Move", show=False),
-        Binding("up", "move(0, 1)", "Move", show=False),
-        Binding("down", "move(0, -1)", "Move", show=False),
-        Binding("shift+left", "move(-6, 0)", show=False),
-        Binding("shift+right", "move(6, 0)", show=False),
-        Binding("shift+up", "move(0, 6)", show=False),
-        Binding("shift+down", "move(0, -6)", show=False),
-        Binding("plus,equals_sign", "zoom(0.667)", "Zoom", key_display="+/-"),
-        Binding("minus", "zoom(1.5)", "Zoom out", show=False),
-        Binding("c", "fit", "Fit", show=False),
         *[
-            Binding(str(d), f"jump('{d}')", "Class", show=d == 0, key_display="0-9")
-            for d in range(10)
+            Binding(key, f"move({dx}, {dy})", "Move", key_display="←↑↓→")
+            for key, dx, dy in (("left", -1, 0), ("right", 1, 0), ("up", 0, 1), ("down", 0, -1))
         ],
         *[
-            Binding(
-                f"{ch},shift+{ch.lower()}",
-                f"jump('{ch}')",
-                "Class",
-                show=ch == "A",
-                key_display="A-J",
-            )
+            Binding(f"shift+{key}", f"move({dx}, {dy})", "Fast", key_display="⇧←↑↓→")
+            for key, dx, dy in (("left", -6, 0), ("right", 6, 0), ("up", 0, 6), ("down", 0, -6))
+        ],
+        Binding("plus", "zoom(0.667)", "Zoom", key_display="+"),
+        Binding("minus", "zoom(1.5)", "Zoom", key_display="-"),
+        Binding("c", "fit", "Fit"),
+        *[Binding(str(d), f"jump('{d}')", "Class", key_display="0-9") for d in range(10)],
+        *[
+            Binding(f"{ch},shift+{ch.lower()}", f"jump('{ch}')", "Class", key_display="A-J")
             for ch in "ABCDEFGHIJ"
         ],
         Binding("d", "save_decoded", "PNG"),
         Binding("g", "save_grid", "Grid PNG"),
         Binding("r", "app.resume_training", "Resume"),
         Binding("t,escape", "app.training", "Train"),
-        Binding("m", "app.cycle_render_mode", "Text mode", show=False),
+        Binding("m", "app.cycle_render_mode", "Text"),
         Binding("q", "app.quit_app", "Quit"),
     ]
 
@@ -123,14 +125,14 @@ class ExplorerScreen(Screen):
         self.home: Bounds = Frame().bounds
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="▦")
+        yield TitleBar()
         yield Static(id="explorer-info")
         with Horizontal(id="explorer-body"):
             with Vertical(id="map-box"):
                 yield CodeMap(id="map")
                 yield Static(id="legend")
             yield DecodedView(id="decoded").data_bind(mode=ExplorerScreen.render_mode)
-        yield Footer(show_command_palette=False)
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.query_one(CodeMap).focus()
@@ -158,14 +160,21 @@ class ExplorerScreen(Screen):
             self._info(Text(m.explorer_note, style="dim"))
 
     def _take_codes(self, codes: Codes) -> None:
-        """New encoded points; the first ones also frame the view on them."""
+        """New encoded points. The first ones frame the view on them; later ones (the next
+        epoch's model) re-frame it while the user has not zoomed or panned, so a map whose
+        scale grows epoch by epoch (a UMAP term spreads codes over -10..10) stays in view."""
         first = self.codes is None
+        following = first or self.frame.bounds == self.home
         self.codes = codes
         self.query_one(CodeMap).codes = codes
-        if first:
-            self.home = frame_points(codes.points)
-            cursor = tuple(float(v) for v in np.median(codes.points[:, :2], axis=0))
-            self.set_reactive(ExplorerScreen.frame, Frame(self.home, cursor))  # drawn below
+        self.home = frame_points(codes.points)  # what "c" (fit) goes back to
+        if following:
+            xmin, xmax, ymin, ymax = self.home
+            x, y = self.frame.cursor
+            if first or not (xmin <= x <= xmax and ymin <= y <= ymax):
+                x, y = (float(v) for v in np.median(codes.points[:, :2], axis=0))
+            picked = None if first else self.frame.picked
+            self.set_reactive(ExplorerScreen.frame, Frame(self.home, (x, y), picked))
         self._draw()
 
     @property
@@ -203,7 +212,7 @@ class ExplorerScreen(Screen):
             i = int(f.picked if f.picked is not None else np.argmin(d))
             name = self.run_model.class_names[int(c.labels[i])]
             what = "picked" if f.picked is not None else "nearest"
-            cap.append(f"\n{what}: {c.split} #{i} ", "dim")
+            cap.append(f"\n{what}: #{i} ", "dim")
             cap.append(f"'{name}'", "bold")
             cap.append(f" at {d[i]:.3f}", "dim")
         return cap
@@ -212,11 +221,12 @@ class ExplorerScreen(Screen):
         xmin, xmax, ymin, ymax = self.frame.bounds
         zoom = (self.home[1] - self.home[0]) / (xmax - xmin)
         info = Text(no_wrap=True, overflow="ellipsis")
-        info.append(f"{self.run_model.run_name if self.run_model else ''}", "bold")
+        # The run's name is in the title bar: this line keeps to the view, for 80 columns.
         if self.codes is not None:
-            info.append(f"  epoch {self.codes.epoch}", "dim")
-            info.append(f"  {self.codes.split} split, {len(self.codes.points):,} codes", "dim")
-        info.append(f"  code 1 {xmin:+.2f}..{xmax:+.2f}  code 2 {ymin:+.2f}..{ymax:+.2f}", "dim")
+            info.append(f"epoch {self.codes.epoch}", "bold")
+            info.append(f"  {self.codes.split}: {len(self.codes.points):,} codes", "dim")
+        # Short enough for 80 columns: the view's code 1 range × its code 2 range.
+        info.append(f"  view {xmin:+.2f}..{xmax:+.2f} × {ymin:+.2f}..{ymax:+.2f}", "dim")
         info.append(f"  zoom {zoom:.1f}x", "dim")
         return info
 
@@ -282,7 +292,12 @@ class ExplorerScreen(Screen):
         self.post_message(SaveDecoded(code))
 
     def action_save_grid(self) -> None:
-        """Save a 9x9 decode grid around the cursor (spanning half the view) as PNG."""
+        """Save a 9x9 decode grid around the cursor (spanning about half the view) as PNG.
+
+        The step is a round number and the centre a multiple of it (within half a step of
+        the cursor), so the sheet's axes carry short round values, as ``aecli generate``'s.
+        """
         xmin, xmax, ymin, ymax = self.frame.bounds
-        step = min(xmax - xmin, ymax - ymin) / 16
-        self.post_message(SaveGrid(self.frame.cursor, step, 9, self.extra_dims))
+        step = round_step(min(xmax - xmin, ymax - ymin) / 16)
+        x, y = (round(v / step) * step for v in self.frame.cursor)
+        self.post_message(SaveGrid((x, y), step, 9, self.extra_dims))

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from aecli.tui.widgets.keys_bar import KeysBar
+
 
 class QuitScreen(ModalScreen[bool]):
     """Asks ``question``; the answer is True to stop, save and quit."""
@@ -27,6 +29,7 @@ class QuitScreen(ModalScreen[bool]):
             with Horizontal(id="quit-buttons"):
                 yield Button("Stop, save & quit (y)", variant="error", id="quit-yes")
                 yield Button("Keep training (n)", variant="primary", id="quit-no")
+            yield KeysBar(id="quit-keys")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "quit-yes")

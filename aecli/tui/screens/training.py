@@ -9,15 +9,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header
 
 from aecli.tui.model import Bars, InfoLine, Preview, RunModel, Samples, Status, progress_bars
 from aecli.tui.model import info_line as make_info_line
 from aecli.tui.widgets.digits_panel import DigitsPanel
 from aecli.tui.widgets.epoch_table import EpochTable
 from aecli.tui.widgets.info_bar import InfoBar
+from aecli.tui.widgets.keys_bar import KeysBar
 from aecli.tui.widgets.loss_chart import LossChart
 from aecli.tui.widgets.status_line import StatusLine
+from aecli.tui.widgets.title_bar import TitleBar
 from aecli.tui.widgets.train_progress import TrainProgress
 
 DIGITS_VIEWS = ("both", "tests", "grid")
@@ -28,14 +29,15 @@ class TrainingScreen(Screen):
     splits the model into one reactive per widget, so each widget redraws only when its
     part changes (the chart on a new epoch, not on every progress event)."""
 
+    # Every key here is listed by the keys bar (KeysBar): one key per action.
     BINDINGS = [
-        Binding("p,space", "app.toggle_pause", "Pause", key_display="p"),
+        Binding("p", "app.toggle_pause", "Pause"),
         Binding("s", "app.stop", "Stop"),
         Binding("r", "app.resume_training", "Resume"),
         Binding("f", "app.save_figures", "PNGs"),
         Binding("e", "app.explorer", "Explorer"),
-        Binding("v", "cycle_view", "Digits view", show=False),
-        Binding("m", "app.cycle_render_mode", "Text mode", show=False),
+        Binding("v", "cycle_view", "View"),  # the digits panel: tests, grid, both
+        Binding("m", "app.cycle_render_mode", "Text"),
         Binding("q", "app.quit_app", "Quit"),
     ]
 
@@ -52,7 +54,7 @@ class TrainingScreen(Screen):
 
     def compose(self) -> ComposeResult:
         s = TrainingScreen
-        yield Header(icon="▦")
+        yield TitleBar()
         yield InfoBar(id="info").data_bind(s.info)
         yield StatusLine(id="status").data_bind(s.status)
         yield TrainProgress(id="progress").data_bind(s.bars)
@@ -63,7 +65,7 @@ class TrainingScreen(Screen):
             yield DigitsPanel(id="digits").data_bind(
                 s.samples, s.captions, s.grid_values, s.preview, mode=s.render_mode
             )
-        yield Footer(show_command_palette=False)
+        yield KeysBar()
 
     def watch_run_model(self, m: RunModel | None) -> None:
         if m is None:

@@ -34,6 +34,13 @@ class LossChart(Widget):
     def on_mount(self) -> None:
         # After the mount completes (a change during it was skipped by the watcher).
         self.call_later(lambda: self._draw(self.history))
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw(self.history))
+
+    def _rgb(self, name: str) -> tuple[int, int, int]:
+        """A theme colour as an RGB triple: plotext's colour names are the terminal's."""
+        from textual.color import Color
+
+        return Color.parse(self.app.theme_variables[name]).rgb
 
     def watch_history(self, history: tuple[dict[str, Any], ...]) -> None:
         if self.is_mounted:
@@ -51,7 +58,7 @@ class LossChart(Widget):
         epochs = [int(r["epoch"]) for r in history]
         if epochs:
             train = [float(r["train_loss"]) for r in history]
-            plt.plot(epochs, train, label="train", marker="braille", color="blue+")
+            plt.plot(epochs, train, label="train", marker="braille", color=self._rgb("chart-train"))
             val = [
                 (int(r["epoch"]), float(r["val_loss"]))
                 for r in history
@@ -63,7 +70,7 @@ class LossChart(Widget):
                     [v[1] for v in val],
                     label="validation",
                     marker="braille",
-                    color="orange+",
+                    color=self._rgb("chart-validation"),
                 )
             if len(epochs) == 1:
                 plt.xlim(epochs[0] - 1, epochs[0] + 1)

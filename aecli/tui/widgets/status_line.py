@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from aecli.tui.model import Status
+from aecli.tui.themes import resolve
 
 
 class StatusLine(Static):
@@ -24,6 +25,7 @@ class StatusLine(Static):
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(0.12, self._tick, pause=not self.status.busy)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
 
     @property
     def text(self) -> str:
@@ -52,5 +54,5 @@ class StatusLine(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.status.busy:
             text.append(self.SPINNER[self._frame] + " ", "bold")
-        text.append(self.status.text, self.status.style)
+        text.append(self.status.text, resolve(self.status.style, self.app.theme_variables))
         self.update(text)
