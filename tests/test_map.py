@@ -277,3 +277,15 @@ def test_untied_trains_and_reloads(tiny_mnist, tmp_path):
     assert ckpt.header["n_params"] == events[0].n_params == 210_130
     for a, b in zip(leaves(ckpt.model), leaves(events[-1].model), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_protocol_fits_a_shorter_map_on_its_own_training_rows():
+    """t-SNE's map in ``compare`` holds only the first trust_n training points (not all)."""
+    from aecli.latent.protocol import protocol
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(2), 30)  # 0 x 30 then 1 x 30: the first 20 are all class 0
+    images = rng.integers(0, 255, (60, 28, 28), dtype=np.uint8)
+    short = (np.zeros((20, 2)) + rng.normal(0, 0.01, (20, 2)), np.zeros((4, 2)))
+    (score,) = protocol(images, [short], labels, np.array([0, 0, 0, 1]), trust_n=20)
+    assert score.n_train == 20 and score.knn1_test == 0.75  # every test point called class 0

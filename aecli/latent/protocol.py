@@ -132,7 +132,9 @@ def protocol(
     out = []
     for (tr, te), trust in zip(maps, trusts, strict=True):
         t1 = time.perf_counter()
-        knn = [knn_test_accuracy(tr, train_labels, te, test_labels, kk) for kk in (1, 5)]
+        # A map of fewer training points (t-SNE's: the first trust_n) is fitted on their labels.
+        labels = train_labels[: len(tr)]
+        knn = [knn_test_accuracy(tr, labels, te, test_labels, kk) for kk in (1, 5)]
         seconds = share + time.perf_counter() - t1
         out.append(Protocol(knn[0], knn[1], trust, k, m, len(tr), len(te), seconds))
     return out
