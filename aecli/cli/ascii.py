@@ -182,7 +182,8 @@ def strip(console: Any, start: Any, decoded: Any, end: Any, codes: Any, mode: tu
 
     images = [start, *decoded, end]
     n = len(images)
-    cell = max(4, min(12, textart.fit_grid(n, n, _term_width(), 10**6, caption_lines=1)))
+    # At least 5 columns a cell, so the "start" caption is never cut.
+    cell = max(5, min(12, textart.fit_grid(n, n, _term_width(), 10**6, caption_lines=1)))
     captions = ["start", *[f"{a:.1f},{b:.1f}" for a, b in codes], "end"]
     cols = max(1, min(n, (_term_width() + 1) // (cell + 1)))
     console.print(
