@@ -9,6 +9,7 @@ epochs) or, where only the report matters, a stand-in that writes what training 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,17 +184,33 @@ def test_bad_data_options_are_usage_errors(tmp_path):
 # ---- --skip-tsne keeps the earlier t-SNE step ----------------------------------------------------
 
 
+def _stand_ins(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(experiment_runner, "train_run", fake_train())
+    mp.setattr(jobs, "load_splits", lambda *a, **k: FakeSplits("letters", 20, "x"))
+
+
+@pytest.fixture(scope="module")
+def first_experiment(tmp_path_factory):
+    """One full experiment (t-SNE included) on the stand-ins, made once for the module."""
+    base = tmp_path_factory.mktemp("first")
+    with pytest.MonkeyPatch.context() as mp:
+        _stand_ins(mp)
+        cfg = write_config(base / "tiny.toml", epochs=2)
+        first, _ = ok_json("experiment", cfg, "--run-dir", base / "exp")
+    return cfg, base / "exp", first
+
+
 @pytest.fixture
-def exp(tmp_path, monkeypatch):
-    """A config, its run directory, and data + training stand-ins."""
-    monkeypatch.setattr(experiment_runner, "train_run", fake_train())
-    monkeypatch.setattr(jobs, "load_splits", lambda *a, **k: FakeSplits("letters", 20, "x"))
-    return write_config(tmp_path / "tiny.toml", epochs=2), tmp_path / "exp"
+def exp(first_experiment, tmp_path, monkeypatch):
+    """A config and a copy of its run directory after one full experiment, with the stand-ins."""
+    _stand_ins(monkeypatch)
+    cfg, done, first = first_experiment
+    shutil.copytree(done, tmp_path / "exp")
+    return cfg, tmp_path / "exp", first
 
 
 def test_skip_tsne_keeps_the_earlier_rows_and_figure(exp):
-    cfg, run_dir = exp
-    first, _ = ok_json("experiment", cfg, "--run-dir", run_dir)
+    cfg, run_dir, first = exp
     assert (run_dir / earlier.TSNE_RECORD).is_file()
     p, _ = ok_json("experiment", cfg, "--run-dir", run_dir, "--skip-tsne")
     assert p["measures"]["tsne"] == first["measures"]["tsne"]
@@ -207,8 +224,7 @@ def test_skip_tsne_keeps_the_earlier_rows_and_figure(exp):
 
 
 def test_skip_tsne_says_when_the_kept_step_is_older_than_the_checkpoint(exp):
-    cfg, run_dir = exp
-    ok_json("experiment", cfg, "--run-dir", run_dir)
+    cfg, run_dir, _ = exp
     r = invoke("experiment", cfg, "--run-dir", run_dir, "--skip-tsne", "--epochs", "3")
     assert r.exit_code == 0, r.stderr
     assert "kept the earlier t-SNE step" in r.stdout and "made at epoch 2" in r.stdout
@@ -236,8 +252,7 @@ def _edit_record(path: Path, change) -> None:
     ids=["not-json", "huge", "outside", "bad-measure", "figure-gone"],
 )
 def test_a_damaged_record_is_ignored_with_a_notice(exp, damage):
-    cfg, run_dir = exp
-    ok_json("experiment", cfg, "--run-dir", run_dir)
+    cfg, run_dir, _ = exp
     damage(run_dir / earlier.TSNE_RECORD)
     p, err = ok_json("experiment", cfg, "--run-dir", run_dir, "--skip-tsne")
     assert p["earlier_tsne"] is None and set(p["measures"]) == {"autoencoder"}
@@ -246,8 +261,7 @@ def test_a_damaged_record_is_ignored_with_a_notice(exp, damage):
 
 
 def test_a_record_of_other_data_is_not_kept(exp, monkeypatch):
-    cfg, run_dir = exp
-    ok_json("experiment", cfg, "--run-dir", run_dir)
+    cfg, run_dir, _ = exp
     record = json.loads((run_dir / earlier.TSNE_RECORD).read_text())
     record["split_size"] = 999
     (run_dir / earlier.TSNE_RECORD).write_text(json.dumps(record))
