@@ -15,6 +15,7 @@ import textwrap
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -26,7 +27,6 @@ from aecli.model import TiedAutoencoder, UntiedAutoencoder, count_parameters, mo
 from aecli.rundir import RunDir
 from aecli.training import train
 from aecli.training.graph import (
-    alias_table,
     build_graph,
     exact_knn,
     find_ab_params,
@@ -34,6 +34,7 @@ from aecli.training.graph import (
     load_graph,
     smooth_knn_dist,
 )
+from aecli.training.map import make_map_term
 
 TINY = Config().replace(**{"train.epochs": 2, "train.chunks_per_epoch": 2, "name": "tiny"})
 MAP = TINY.replace(**{"map.kind": "umap", "map.weight": 30.0, "map.edges_per_step": 32})
@@ -88,14 +89,21 @@ def test_fuzzy_weights_match_umap_formulas_written_out():
     assert np.allclose(got, got.T) and (np.diag(got) == 0).all()
 
 
-def test_alias_table_draws_in_proportion_to_weight():
-    w = np.random.default_rng(2).uniform(0.01, 1.0, size=500).astype(np.float32)
-    prob, alias = alias_table(w)
-    e = len(w)
-    # Exact probability of each index: kept itself, or reached as another index's alias.
-    p = prob.astype(np.float64) / e
-    np.add.at(p, alias, (1.0 - prob.astype(np.float64)) / e)
-    np.testing.assert_allclose(p, w / w.sum(), rtol=1e-5, atol=1e-9)
+def test_a_heads_neighbour_is_drawn_in_proportion_to_weight(tiny_mnist):
+    images = np.asarray(tiny_mnist["train"].images)
+    graph = build_graph(images, n_neighbors=10, pca_dims=20)
+    term = make_map_term(MAP.map, graph, seed=0)
+    heads = np.arange(graph.n)
+    k = 4000  # evenly spaced uniforms: each edge's share is exact to 1/k
+    u = (np.arange(k) + 0.5) / k
+    queries = jnp.repeat(jnp.asarray(heads), k), jnp.tile(jnp.asarray(u), graph.n)
+    drawn = np.asarray(term._draw(*queries))
+    assert (graph.head[drawn] == np.repeat(heads, k)).all()  # always an edge of the head's row
+    share = np.bincount(drawn, minlength=len(graph.head)) / k
+    rowsum = np.bincount(graph.head, weights=graph.weight, minlength=graph.n)
+    np.testing.assert_allclose(share, graph.weight / rowsum[graph.head], atol=2.0 / k)
+    # The importance of a head makes uniform heads x row draws UMAP's draw in proportion to w.
+    np.testing.assert_allclose(np.asarray(term.importance), rowsum / rowsum.mean(), rtol=1e-5)
 
 
 def test_find_ab_params_is_umaps():
@@ -111,7 +119,7 @@ def test_graph_of_images_is_stored_without_pickle(tiny_mnist, tmp_path):
     run(MAP.replace(**{"map.n_neighbors": 10, "map.pca_dims": 20}), tmp_path, tiny_mnist)
     stored = load_graph(RunDir(tmp_path).map_graph)
     assert stored.source == graph.source
-    for name in ("head", "tail", "weight", "prob", "alias"):
+    for name in ("head", "tail", "weight"):
         assert np.array_equal(getattr(stored, name), getattr(graph, name))
     with np.load(RunDir(tmp_path).map_graph, allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)

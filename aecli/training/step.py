@@ -233,7 +233,7 @@ def _loss_and_grads(params, static, flat, data, rows, weights, l2_weight, extra,
         return jax.value_and_grad(loss_of)(params)
 
     def extra_of(p):
-        return extra.loss(eqx.combine(p, static), data[rows], weights, l2_weight, data, step)
+        return extra.loss(eqx.combine(p, static), data[rows], weights, l2_weight, data, step, rows)
 
     (_, parts), grads = jax.value_and_grad(extra_of, has_aux=True)(params)
     return parts, grads
