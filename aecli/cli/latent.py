@@ -222,7 +222,7 @@ def tsne(
         typer.Option(
             "--engine",
             help="opentsne (FFT, fast on large inputs), sklearn (Barnes-Hut), or auto: openTSNE "
-            "from 500 images (faster there; scikit-learn below).",
+            "from 3,000 images (faster there; scikit-learn below).",
         ),
     ] = "auto",
     compare: Annotated[

@@ -152,20 +152,20 @@ def pca(images: np.ndarray, n_components: int, *, seed: int = 0) -> np.ndarray:
 
 
 ENGINES = ("auto", "opentsne", "sklearn")
-# Where ``auto`` switches, measured with ``benchmarks/latent_speed.py --sizes`` (stratified
-# MNIST training subsamples, one after the other, 2 threads) on a 2-core VM on 2026-12-02. The
-# machine was saturated by other jobs (load average 15-27), so the seconds are 10-50x an idle
-# machine's and only the ratios count; at 3,000 the two engines ran at the same time, so they
-# shared the load exactly (wall and CPU seconds of the whole process's threads).
-#     images  openTSNE s  sklearn s  sklearn/openTSNE  5-NN openTSNE / sklearn
-#        100       147.7      109.7   0.74 (CPU 0.84)  0.670 / 0.710
-#        250       455.8      338.4              0.74  0.692 / 0.724
-#        500       157.6      268.5              1.70  0.808 / 0.806
-#      3,000       393.4      473.2   1.20 (CPU 1.96)  0.923 / 0.925
+# Where ``auto`` switches, measured with ``benchmarks/latent_speed.py --sizes 500,1000,3000,5000
+# --repeats 3`` (stratified MNIST training subsamples, both engines interleaved, the order
+# flipped every repeat, 2 threads) on an idle 2-core VM on 2026-12-02, medians:
+#     images  openTSNE s  sklearn s  sklearn/openTSNE (wall, CPU)  5-NN openTSNE / sklearn
+#        500         3.2        0.9                    0.28, 0.35  0.806 / 0.824
+#      1,000         4.2        2.0                    0.47, 0.61  0.862 / 0.849
+#      3,000         6.8        6.8                    1.00, 1.40  0.921 / 0.925
+#      5,000         8.6       12.2                    1.41, 1.99  0.940 / 0.943
 # openTSNE's FFT grid costs about the same per iteration up to a few thousand points, while
-# Barnes-Hut grows with n; on a quiet machine openTSNE was 2x faster at 4,000 (27 s vs 54 s)
-# and 10,000 (13.5 s vs 29 s). So openTSNE from 500 images, scikit-learn below (faster there).
-AUTO_OPENTSNE_FROM = 500
+# Barnes-Hut grows with n (2x slower at 10,000, 8x at 55,000). So openTSNE from 3,000 images
+# (equal wall time there at 0.7x the CPU), scikit-learn below (2-3.6x faster at 500-1,000).
+# An earlier sweep on a machine saturated by other jobs had put the switch at 500; its
+# openTSNE threads were starved, and the idle figures above replace it.
+AUTO_OPENTSNE_FROM = 3000
 
 
 @dataclass(frozen=True)
