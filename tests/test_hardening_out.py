@@ -466,6 +466,12 @@ def _kill_at_first_fsync(run: Path, tmp: Path, argv: Sequence[object]) -> set[st
         "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync,fdatasync",
         "-e", "inject=fsync,fdatasync:signal=KILL:when=1",
     ]  # fmt: skip
+    # Fill the shared caches first (the decoded-grid cache is fsynced too), so that the first
+    # fsync of the killed command is its own write into the run directory.
+    warm = tmp / "warm-up-run"
+    shutil.copytree(run, warm)
+    aecli([a if a != run else warm for a in argv], tmp, timeout=240)
+    shutil.rmtree(warm)
     names = {p.name for p in run.iterdir()}
     r = aecli(argv, tmp, wrap=wrap, timeout=240)
     if r.rc == 0 or "ptrace" in r.err:
