@@ -138,9 +138,10 @@ class MapTerm(eqx.Module):
         tails = self.tail[self._draw(heads, jax.random.uniform(key, (self.edges_per_step,)))]
         zt = jax.vmap(model.encode)(preprocess(data[tails]))
         attract = -jnp.log(jnp.clip(self._q(jnp.sum(jnp.square(z[at] - zt), -1)), CLIP, 1.0))
-        # Padding rows draw nothing, nor do images without edges (their tail is meaningless).
+        # Padding rows draw nothing, nor do images without edges (their tail is meaningless):
+        # their importance is 0.
         real_edge = weights[at]
-        use = real_edge * (self.degree[heads] > 0) * self.importance[heads]
+        use = real_edge * self.importance[heads]
         attract = jnp.sum(use * attract) / jnp.maximum(jnp.sum(real_edge), 1.0)
         pool = jnp.concatenate([z, zt])
         real = jnp.concatenate([weights, real_edge])
@@ -181,7 +182,7 @@ def make_map_term(
         return None
     a, b = find_ab_params(config.spread, config.min_dist)
     start, degree, cum, importance = row_tables(graph)
-    steps = max(1, int(np.ceil(np.log2(max(int(degree.max(initial=1)), 1) + 1))))
+    steps = max(1, int(degree.max(initial=1)).bit_length())  # covers the longest row
     arrays = jax.device_put((start, degree, graph.tail, cum, importance), where)
     return MapTerm(
         *arrays,
@@ -233,7 +234,7 @@ def run_graph(
             graph = load_graph(run.map_graph)
         except CheckpointError:
             graph = None  # unreadable: rebuilt below, never trusted
-        if graph is not None and graph.source == source:
+        if graph is not None and graph.source == source and graph.n == len(images):
             return graph
     start = time.perf_counter()
     graph = build_graph(images, config.n_neighbors, config.pca_dims)
