@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -146,8 +147,6 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    import os
-
     figures = {"xla_flags": os.environ.get("XLA_FLAGS", ""), "cpus": os.cpu_count()}
     figures.update(xla_figures(args.steps, args.repeats))
     figures.update(torch_figures(args.steps))
