@@ -330,6 +330,18 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'train.seed' must be in 0..4294967295, got {t.seed}")
     check_grid(g.low, g.high, g.step, key="grid")
     validate_map(config.map)
+    codes = t.batch_size + config.map.edges_per_step
+    if config.map.kind != "none" and codes > MAX_MAP_CODES:
+        raise ConfigError(
+            f"config keys 'train.batch_size' + 'map.edges_per_step' must be at most "
+            f"{MAX_MAP_CODES:,} in map mode (the repulsion takes every pair of a step's codes), "
+            f"got {t.batch_size:,} + {config.map.edges_per_step:,}"
+        )
+
+
+# Map mode repels every pair of a step's codes (the batch's and the edges' tails): 8,192 codes
+# are 67 million pairs, a few float32 arrays of 268 MB each in the step, forward and backward.
+MAX_MAP_CODES = 8192
 
 
 def validate_map(m: MapConfig) -> None:

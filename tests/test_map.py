@@ -213,6 +213,10 @@ def test_bad_map_settings_name_the_key(tiny_mnist, tmp_path):
         Config().replace(**{"map.min_dist": 2.0})
     with pytest.raises(ConfigError, match="map.n_neighbors.*275"):
         run(MAP.replace(**{"map.n_neighbors": 400}), tmp_path, tiny_mnist)
+    # Every pair of a step's codes is repelled: a huge batch or edge count is refused up front.
+    with pytest.raises(ConfigError, match=r"batch_size' \+ 'map.edges_per_step'.*128 \+ 100,000"):
+        MAP.replace(**{"map.edges_per_step": 100_000})
+    assert TINY.replace(**{"map.edges_per_step": 100_000}).map.edges_per_step == 100_000  # off
 
 
 MULTI = textwrap.dedent(
