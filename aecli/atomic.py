@@ -58,7 +58,7 @@ def check_target(path: str | Path) -> Path:
         kind = next((word for test, word in _KINDS if test(mode)), "not a regular file")
         raise OutputError(
             f"{path} is {kind}: aecli only replaces regular files; "
-            "choose another output path (for example a .png file in a folder)"
+            "move it out of the way, or write somewhere else"
         )
     parent = path.parent
     while not parent.exists() and parent != parent.parent:

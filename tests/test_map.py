@@ -22,7 +22,7 @@ import pytest
 from aecli import events as ev
 from aecli.checkpoint import load_checkpoint
 from aecli.config import Config
-from aecli.errors import ConfigError
+from aecli.errors import AecliError, ConfigError
 from aecli.model import TiedAutoencoder, UntiedAutoencoder, count_parameters, model_skeleton
 from aecli.rundir import RunDir
 from aecli.training import train
@@ -301,3 +301,14 @@ def test_protocol_fits_a_shorter_map_on_its_own_training_rows():
     short = (np.zeros((20, 2)) + rng.normal(0, 0.01, (20, 2)), np.zeros((4, 2)))
     (score,) = protocol(images, [short], labels, np.array([0, 0, 0, 1]), trust_n=20)
     assert score.n_train == 20 and score.knn1_test == 0.75  # every test point called class 0
+
+
+def test_a_folder_where_the_graph_goes_is_named_and_left_alone(tiny_mnist, tmp_path):
+    # The graph file's name is the run's, not the user's: the fix is to move the folder away.
+    planted = RunDir(tmp_path).map_graph
+    planted.mkdir(parents=True)
+    (planted / "keep.txt").write_text("mine")
+    with pytest.raises(AecliError, match=r"map_graph\.npz is a folder.*move it out of the way"):
+        run(MAP, tmp_path, tiny_mnist)
+    assert (planted / "keep.txt").read_text() == "mine"
+    assert not RunDir(tmp_path).latest.exists()
