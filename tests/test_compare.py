@@ -8,12 +8,12 @@ a map config, which trains one epoch for real.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from letters import FakeSplits
 from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 from typer.testing import CliRunner
@@ -25,43 +25,9 @@ from aecli.experiment import jobs
 from aecli.latent.protocol import protocol, trustworthiness_many
 from aecli.model import TiedAutoencoder
 
-NAMES = ("A", "B", "C")
-
-
-@dataclass
-class FakeDataset:
-    name: str
-    split: str
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple
-    source: str
-
-
-class FakeSplits(dict):
-    name = "letters"
-    class_names = NAMES
-    source = "synthetic test letters"
-
-
-def make_split(split: str, n_per: int, seed: int) -> FakeDataset:
-    rng = np.random.default_rng(seed)
-    imgs, labels = [], []
-    for c in range(3):
-        for _ in range(n_per):
-            img = rng.integers(0, 30, (28, 28)).astype(np.uint8)
-            img[4 + 8 * c : 10 + 8 * c, 4 : int(rng.integers(14, 25))] = 230
-            imgs.append(img)
-            labels.append(c)
-    return FakeDataset("letters", split, np.stack(imgs), np.array(labels, np.int64), NAMES, "")
-
 
 def fake_splits(*_args, **_kwargs) -> FakeSplits:
-    s = FakeSplits()
-    s["train"] = make_split("train", 20, 0)
-    s["validation"] = make_split("validation", 5, 1)
-    s["test"] = make_split("test", 8, 2)
-    return s
+    return FakeSplits(ragged=True)
 
 
 @pytest.fixture(autouse=True)

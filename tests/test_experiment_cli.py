@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import jax
-import numpy as np
 import pytest
+from letters import FakeSplits
 from typer.testing import CliRunner
 
 from aecli.checkpoint import save_checkpoint
@@ -25,39 +24,10 @@ from aecli.experiment import earlier, jobs
 from aecli.experiment import runner as experiment_runner
 from aecli.model import TiedAutoencoder
 
-NAMES = ("A", "B", "C")
 
-
-@dataclass
-class FakeDataset:
-    name: str
-    split: str
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple
-    source: str
-
-
-class FakeSplits(dict):
-    class_names = NAMES
-
-    def __init__(self, name: str, per_class: int, source: str):
-        super().__init__()
-        self.name, self.source = name, source
-        for split, n, seed in (("train", per_class, 0), ("validation", 4, 1), ("test", 6, 2)):
-            self[split] = _split(name, split, n, seed)
-
-
-def _split(name: str, split: str, n_per: int, seed: int) -> FakeDataset:
-    rng = np.random.default_rng(seed)
-    imgs, labels = [], []
-    for c in range(3):
-        for _ in range(n_per):
-            img = rng.integers(0, 30, (28, 28)).astype(np.uint8)
-            img[4 + 8 * c : 10 + 8 * c, 4:24] = 230
-            imgs.append(img)
-            labels.append(c)
-    return FakeDataset(name, split, np.stack(imgs), np.array(labels, np.int64), NAMES, "")
+def letters(name: str, per_class: int, source: str) -> FakeSplits:
+    """The letters set with ``per_class`` training images per class (4 and 6 held out)."""
+    return FakeSplits(name, per_class, source, validation=4, test=6)
 
 
 runner = CliRunner()
@@ -107,8 +77,8 @@ def test_other_data_in_the_default_run_dir_takes_the_next_name(tmp_path, monkeyp
     # with --data-dir on the full data. The second must not fail: it trains into runs/tiny-2
     # and says so; each data set finds its own run again afterwards.
     monkeypatch.chdir(tmp_path)
-    found = {"small": FakeSplits("letters", 10, "embedded sample"),
-             "full": FakeSplits("letters", 14, "the full files")}  # fmt: skip
+    found = {"small": letters("letters", 10, "embedded sample"),
+             "full": letters("letters", 14, "the full files")}  # fmt: skip
     seen = []
 
     def load(dataset, data_dir, offline, notice, invert="auto"):
@@ -137,7 +107,7 @@ def test_an_explicit_run_dir_with_other_data_is_one_error_line(tmp_path, monkeyp
     monkeypatch.setattr(experiment_runner, "train_run", fake_train())
     sizes = iter([10, 14])
     monkeypatch.setattr(
-        jobs, "load_splits", lambda *a, **k: FakeSplits("letters", next(sizes), "synthetic")
+        jobs, "load_splits", lambda *a, **k: letters("letters", next(sizes), "synthetic")
     )
     cfg = write_config(tmp_path / "tiny.toml")
     run_dir = tmp_path / "mine"
@@ -160,7 +130,7 @@ def test_an_explicit_run_dir_with_other_data_is_one_error_line(tmp_path, monkeyp
 def test_another_config_in_the_default_run_dir_takes_the_next_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(experiment_runner, "train_run", fake_train())
-    monkeypatch.setattr(jobs, "load_splits", lambda *a, **k: FakeSplits("letters", 10, "x"))
+    monkeypatch.setattr(jobs, "load_splits", lambda *a, **k: letters("letters", 10, "x"))
     cfg = write_config(tmp_path / "tiny.toml")
     assert ok_json("experiment", cfg, "--skip-tsne")[0]["run_dir"] == str(Path("runs/tiny"))
     other = tmp_path / "other.toml"
@@ -186,7 +156,7 @@ def test_bad_data_options_are_usage_errors(tmp_path):
 
 def _stand_ins(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(experiment_runner, "train_run", fake_train())
-    mp.setattr(jobs, "load_splits", lambda *a, **k: FakeSplits("letters", 20, "x"))
+    mp.setattr(jobs, "load_splits", lambda *a, **k: letters("letters", 20, "x"))
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +244,7 @@ def test_a_record_of_other_data_is_not_kept(exp, monkeypatch):
 
 def test_report_shows_every_notmnist_reference_and_the_curve_marks_them(tmp_path, monkeypatch):
     monkeypatch.setattr(experiment_runner, "train_run", fake_train({1: 120.5, 100: 66.1}))
-    monkeypatch.setattr(jobs, "load_splits", lambda *a, **k: FakeSplits("notmnist", 20, "x"))
+    monkeypatch.setattr(jobs, "load_splits", lambda *a, **k: letters("notmnist", 20, "x"))
     captured = {}
     from aecli.render import figures
 
@@ -303,7 +273,7 @@ def test_report_shows_every_notmnist_reference_and_the_curve_marks_them(tmp_path
 
 def test_report_shows_references_beyond_a_short_run(tmp_path, monkeypatch):
     monkeypatch.setattr(experiment_runner, "train_run", fake_train())
-    monkeypatch.setattr(jobs, "load_splits", lambda *a, **k: FakeSplits("mnist", 20, "x"))
+    monkeypatch.setattr(jobs, "load_splits", lambda *a, **k: letters("mnist", 20, "x"))
     cfg = write_config(tmp_path / "m.toml", dataset="mnist", epochs=2)
     ok_json("experiment", cfg, "--run-dir", tmp_path / "exp", "--skip-tsne")
     report = (tmp_path / "exp" / "report.md").read_text()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from letters import NAMES, FakeSplits
 from typer.testing import CliRunner
 
 from aecli.checkpoint import save_checkpoint
@@ -24,43 +24,9 @@ from aecli.experiment import jobs
 from aecli.experiment import runner as experiment_runner
 from aecli.model import TiedAutoencoder
 
-NAMES = ("A", "B", "C")
-
-
-@dataclass
-class FakeDataset:
-    name: str
-    split: str
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple
-    source: str
-
-
-class FakeSplits(dict):
-    name = "letters"
-    class_names = NAMES
-    source = "synthetic test letters"
-
-
-def make_split(split: str, n_per: int, seed: int) -> FakeDataset:
-    rng = np.random.default_rng(seed)
-    imgs, labels = [], []
-    for c in range(3):
-        for _ in range(n_per):
-            img = rng.integers(0, 30, (28, 28)).astype(np.uint8)
-            img[4 + 8 * c : 10 + 8 * c, 4:24] = 230
-            imgs.append(img)
-            labels.append(c)
-    return FakeDataset("letters", split, np.stack(imgs), np.array(labels, np.int64), NAMES, "")
-
 
 def fake_splits(*_args, **_kwargs) -> FakeSplits:
-    s = FakeSplits()
-    s["train"] = make_split("train", 20, 0)
-    s["validation"] = make_split("validation", 5, 1)
-    s["test"] = make_split("test", 8, 2)
-    return s
+    return FakeSplits()
 
 
 @pytest.fixture(autouse=True)
