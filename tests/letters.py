@@ -7,26 +7,14 @@ Class ``c`` is a bright bar at rows ``4 + 8c .. 10 + 8c`` on faint noise: any ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from aecli.data.types import Dataset
 
 NAMES = ("A", "B", "C")
 
 
-@dataclass
-class FakeDataset:
-    """One split, with the attributes of ``aecli.data.Dataset`` the commands read."""
-
-    name: str
-    split: str
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple
-    source: str
-
-
-def letter_split(name: str, split: str, n_per: int, seed: int, *, ragged: bool) -> FakeDataset:
+def letter_split(name: str, split: str, n_per: int, seed: int, *, ragged: bool) -> Dataset:
     """``n_per`` images of each class; ``ragged`` bars end at a random column (14-24)."""
     rng = np.random.default_rng(seed)
     imgs, labels = [], []
@@ -37,7 +25,7 @@ def letter_split(name: str, split: str, n_per: int, seed: int, *, ragged: bool) 
             img[4 + 8 * c : 10 + 8 * c, 4:end] = 230
             imgs.append(img)
             labels.append(c)
-    return FakeDataset(name, split, np.stack(imgs), np.array(labels, np.int64), NAMES, "")
+    return Dataset(name, split, np.stack(imgs), np.array(labels, np.int64), NAMES, "")
 
 
 class FakeSplits(dict):
